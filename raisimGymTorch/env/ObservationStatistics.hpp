@@ -1,0 +1,87 @@
+// Running mean and variance of observations, merged batch by batch (Chan et al.'s parallel
+// formula). Kept in double: after billions of samples a float mean stops moving.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace raisim {
+
+class ObservationStatistics {
+ public:
+  ObservationStatistics() = default;
+  explicit ObservationStatistics(int dim)
+      : mean_(Eigen::VectorXd::Zero(dim)), var_(Eigen::VectorXd::Ones(dim)), count_(0.0) {}
+
+  // Folds the finite rows of `batch` (rows x dim) into the statistics; rows with NaN or inf are
+  // skipped so that one diverged environment cannot poison normalization. Returns rows used.
+  template <class Matrix>
+  int update(const Matrix& batch) {
+    const int dim = static_cast<int>(mean_.size());
+    // Two passes (mean, then squared deviations) stay accurate where sum-of-squares cancels.
+    Eigen::VectorXd batchMean = Eigen::VectorXd::Zero(dim);
+    int rows = 0;
+    for (int r = 0; r < batch.rows(); ++r) {
+      if (!batch.row(r).allFinite()) continue;
+      batchMean += batch.row(r).transpose().template cast<double>();
+      ++rows;
+    }
+    if (rows == 0) return 0;
+    const double n = rows;
+    batchMean /= n;
+    Eigen::VectorXd batchVar = Eigen::VectorXd::Zero(dim);
+    for (int r = 0; r < batch.rows(); ++r) {
+      if (!batch.row(r).allFinite()) continue;
+      batchVar += (batch.row(r).transpose().template cast<double>() - batchMean).cwiseAbs2();
+    }
+    batchVar /= n;
+    merge(batchMean, batchVar, n);
+    return rows;
+  }
+
+  // Merges another set of statistics (mean, population variance, count) into these.
+  void merge(const Eigen::VectorXd& otherMean, const Eigen::VectorXd& otherVar, double otherCount) {
+    if (otherCount <= 0) return;
+    const double total = count_ + otherCount;
+    const Eigen::VectorXd delta = otherMean - mean_;
+    mean_ += delta * (otherCount / total);
+    var_ = (var_ * count_ + otherVar * otherCount + delta.cwiseAbs2() * (count_ * otherCount / total)) / total;
+    count_ = total;
+  }
+
+  // (x - mean) / sqrt(var + 1e-8), clipped to [-clip, clip], in place.
+  template <class Row>
+  void normalize(Row&& row, float clip) const {
+    for (int j = 0; j < row.size(); ++j) {
+      const double value = (row[j] - mean_[j]) / std::sqrt(var_[j] + 1e-8);
+      row[j] = static_cast<float>(std::clamp(value, -static_cast<double>(clip), static_cast<double>(clip)));
+    }
+  }
+
+  // Replaces the statistics, e.g. from a checkpoint.
+  void set(const Eigen::VectorXd& mean, const Eigen::VectorXd& var, double count) {
+    if (mean.size() != mean_.size() || var.size() != var_.size())
+      throw std::invalid_argument("observation statistics need " + std::to_string(mean_.size()) + " values, got mean " +
+                                  std::to_string(mean.size()) + " and var " + std::to_string(var.size()));
+    if (!mean.allFinite() || !var.allFinite() || (var.array() < 0).any())
+      throw std::invalid_argument("observation statistics must be finite with non-negative variance");
+    if (!(count >= 0) || !std::isfinite(count))
+      throw std::invalid_argument("observation count must be finite and non-negative, got " + std::to_string(count));
+    mean_ = mean;
+    var_ = var;
+    count_ = count;
+  }
+
+  const Eigen::VectorXd& mean() const { return mean_; }
+  const Eigen::VectorXd& var() const { return var_; }
+  double count() const { return count_; }
+
+ private:
+  Eigen::VectorXd mean_, var_;
+  double count_ = 0.0;
+};
+
+}  // namespace raisim

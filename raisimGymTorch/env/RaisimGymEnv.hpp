@@ -1,0 +1,80 @@
+// The contract every environment fills in. An environment is `raisim::ENVIRONMENT` in the
+// Environment.hpp of its folder, with the constructor
+//   ENVIRONMENT(const std::string& resourceDir, const Config& cfg, bool visualizable)
+// that builds its world_ and sets obDim_ and actionDim_.
+#pragma once
+
+#include <Eigen/Core>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "Config.hpp"
+#include "Reward.hpp"
+#include "World.hpp"
+
+namespace raisim {
+
+using Dtype = float;
+using EigenVec = Eigen::Matrix<Dtype, -1, 1>;
+using EigenRowMajorMat = Eigen::Matrix<Dtype, -1, -1, Eigen::RowMajor>;
+using EigenBoolVec = Eigen::Matrix<bool, -1, 1>;
+
+class RaisimGymEnv {
+ public:
+  // Reads simulation_dt and control_dt from cfg; the environment's constructor does the rest.
+  RaisimGymEnv(std::string resourceDir, const Config& cfg)
+      : resourceDir_(std::move(resourceDir)), cfg_(cfg) {
+    simulation_dt_ = cfg["simulation_dt"].as<double>();
+    control_dt_ = cfg["control_dt"].as<double>();
+    if (!(simulation_dt_ > 0) || !(control_dt_ >= simulation_dt_))
+      throw std::invalid_argument("cfg needs 0 < simulation_dt <= control_dt, got simulation_dt = " +
+                                  std::to_string(simulation_dt_) + ", control_dt = " + std::to_string(control_dt_) +
+                                  " (in " + cfg.source() + ")");
+  }
+  virtual ~RaisimGymEnv() = default;
+  RaisimGymEnv(const RaisimGymEnv&) = delete;
+  RaisimGymEnv& operator=(const RaisimGymEnv&) = delete;
+
+  // Called once after construction, before the first reset.
+  virtual void init() {}
+  // Starts a new episode. Draw any randomness from randomGenerator_ so that seeding reproduces it.
+  virtual void reset() = 0;
+  // Writes the observation (obDim_ values) of the current state into `ob`.
+  virtual void observe(Eigen::Ref<EigenVec> ob) = 0;
+  // Applies `action` (actionDim_ values) for control_dt_ seconds and returns the reward.
+  virtual float step(const Eigen::Ref<EigenVec>& action) = 0;
+  // Whether the episode has failed; sets `terminalReward` (added to the step's reward) if so.
+  virtual bool isTerminalState(float& terminalReward) = 0;
+  // Called by the trainer between iterations.
+  virtual void curriculumUpdate() {}
+  // Releases what the environment holds beyond its members.
+  virtual void close() {}
+  // Seeds this environment's random generator; VectorizedEnvironment gives env i the seed `seed + i`.
+  virtual void setSeed(int seed) { randomGenerator_.seed(static_cast<std::mt19937::result_type>(seed)); }
+  // Whether the physics state is finite; a diverged environment is reset by VectorizedEnvironment.
+  virtual bool isFinite() const { return world_ == nullptr || world_->isFinite(); }
+
+  int getObDim() const { return obDim_; }
+  int getActionDim() const { return actionDim_; }
+  double getSimulationTimeStep() const { return simulation_dt_; }
+  double getControlTimeStep() const { return control_dt_; }
+  // Physics steps per control step.
+  int getSubsteps() const { return static_cast<int>(control_dt_ / simulation_dt_ + 1e-10); }
+  const Reward& getRewards() const { return rewards_; }
+  World* getWorld() { return world_.get(); }
+  const World* getWorld() const { return world_.get(); }
+
+ protected:
+  std::string resourceDir_;
+  const Config& cfg_;
+  std::unique_ptr<World> world_;
+  Reward rewards_;
+  double simulation_dt_ = 0.001;
+  double control_dt_ = 0.01;
+  int obDim_ = 0;
+  int actionDim_ = 0;
+  std::mt19937 randomGenerator_;
+};
+
+}  // namespace raisim

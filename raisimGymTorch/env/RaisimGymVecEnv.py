@@ -1,0 +1,164 @@
+"""The Python face of a compiled environment module: owns the NumPy buffers C++ writes into."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class RaisimGymVecEnv:
+    """A batch of environments stepped in C++.
+
+    Observations, rewards and done flags live in preallocated float32/bool arrays that the compiled
+    module fills in place; one call steps every environment.
+
+    Args:
+        impl: A compiled environment, e.g. ``rsg_anymal.RaisimGymEnv(resource_dir, cfg)``.
+        normalize_ob: Normalize observations with running statistics (updated only when asked).
+        seed: Environment i is seeded with ``seed + i``.
+        clip_obs: Normalized observations are clipped to ``[-clip_obs, clip_obs]``.
+    """
+
+    def __init__(self, impl: Any, normalize_ob: bool = True, seed: int = 0, clip_obs: float = 10.0) -> None:
+        self.wrapper = impl
+        self.normalize_ob = bool(normalize_ob)
+        self.clip_obs = float(clip_obs)
+        impl.setNormalization(self.normalize_ob, self.clip_obs)
+        n, num_obs, num_acts = impl.getNumOfEnvs(), impl.getObDim(), impl.getActionDim()
+        self._observation = np.zeros((n, num_obs), dtype=np.float32)
+        self._final_observation = np.zeros((n, num_obs), dtype=np.float32)
+        self._reward = np.zeros(n, dtype=np.float32)
+        self._done = np.zeros(n, dtype=bool)
+        self._truncated = np.zeros(n, dtype=bool)
+        self._reward_names: list[str] = list(impl.getRewardNames())
+        self._reward_terms = np.zeros((n, len(self._reward_names)), dtype=np.float32)
+        self._diverged_resets = 0
+        self.seed(seed)
+
+    @property
+    def num_envs(self) -> int:
+        return self._observation.shape[0]
+
+    @property
+    def num_obs(self) -> int:
+        return self._observation.shape[1]
+
+    @property
+    def num_acts(self) -> int:
+        return self.wrapper.getActionDim()
+
+    def seed(self, seed: int) -> None:
+        """Seeds environment i with ``seed + i``; call reset() to start episodes from the new seed."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+        self.wrapper.setSeed(int(seed))
+
+    def reset(self) -> None:
+        """Starts a new episode in every environment."""
+        self.wrapper.reset()
+
+    def observe(self, update_statistics: bool = True) -> np.ndarray:
+        """Observations of all environments, normalized if enabled.
+
+        Returns the internal buffer (no copy): it is overwritten by the next observe().
+
+        Args:
+            update_statistics: Fold these observations into the normalization statistics first.
+        """
+        self.wrapper.observe(self._observation, update_statistics)
+        return self._observation
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steps every environment; those whose episode ends are reset at once.
+
+        Args:
+            action: float32 array of shape (num_envs, num_acts), C-contiguous and finite.
+
+        Returns:
+            (reward, done) copies. ``truncated`` tells time-outs among the done envs, and
+            ``final_observation()`` holds the last observation of each episode that ended.
+
+        Raises:
+            TypeError, ValueError: the action has the wrong dtype, shape or layout, or is not finite.
+        """
+        self.wrapper.step(action, self._reward, self._done, self._truncated)
+        diverged = self.wrapper.getDivergedResets()
+        if diverged > self._diverged_resets:
+            warnings.warn(
+                f"{diverged - self._diverged_resets} environment(s) diverged (non-finite physics) and were reset; "
+                f"{diverged} so far",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._diverged_resets = diverged
+        return self._reward.copy(), self._done.copy()
+
+    @property
+    def truncated(self) -> np.ndarray:
+        """Which envs of the last step ended by the time limit (a copy); done & ~truncated = failed."""
+        return self._truncated.copy()
+
+    def final_observation(self) -> np.ndarray:
+        """Final observations (normalized like observe()) of the episodes that ended in the last step.
+
+        Rows of environments that did not finish are stale. Returns the internal buffer.
+        """
+        self.wrapper.getFinalObservation(self._final_observation)
+        return self._final_observation
+
+    @property
+    def diverged_resets(self) -> int:
+        """How many times an environment's physics diverged and it was reset."""
+        return int(self.wrapper.getDivergedResets())
+
+    @property
+    def reward_names(self) -> list[str]:
+        return list(self._reward_names)
+
+    def reward_terms(self) -> np.ndarray:
+        """Weighted reward terms of every env's last step, shape (num_envs, len(reward_names))."""
+        self.wrapper.getRewardTerms(self._reward_terms)
+        return self._reward_terms
+
+    def get_reward_info(self) -> list[dict[str, float]]:
+        """The original API: one dict of weighted reward terms per environment."""
+        return self.wrapper.getRewardInfo()
+
+    def get_statistics(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Observation normalization statistics: (mean, var, count)."""
+        mean = np.zeros(self.num_obs, dtype=np.float32)
+        var = np.zeros(self.num_obs, dtype=np.float32)
+        count = self.wrapper.getObStatistics(mean, var)
+        return mean, var, float(count)
+
+    def set_statistics(self, mean: np.ndarray, var: np.ndarray, count: float) -> None:
+        """Replaces the observation normalization statistics."""
+        self.wrapper.setObStatistics(
+            np.ascontiguousarray(mean, dtype=np.float32), np.ascontiguousarray(var, dtype=np.float32), float(count)
+        )
+
+    def save_scaling(self, dir_name: str | Path, iteration: int | str) -> None:
+        """The original csv format: writes mean<iteration>.csv, var<iteration>.csv and count<iteration>.csv."""
+        mean, var, count = self.get_statistics()
+        directory = Path(dir_name)
+        np.savetxt(directory / f"mean{iteration}.csv", mean)
+        np.savetxt(directory / f"var{iteration}.csv", var)
+        np.savetxt(directory / f"count{iteration}.csv", [count])
+
+    def load_scaling(self, dir_name: str | Path, iteration: int | str, count: float | None = None) -> None:
+        """Reads statistics written by save_scaling; ``count`` overrides the saved count."""
+        directory = Path(dir_name)
+        mean = np.loadtxt(directory / f"mean{iteration}.csv", dtype=np.float32, ndmin=1)
+        var = np.loadtxt(directory / f"var{iteration}.csv", dtype=np.float32, ndmin=1)
+        if count is None:
+            count_file = directory / f"count{iteration}.csv"
+            count = float(np.loadtxt(count_file)) if count_file.exists() else 1e5
+        self.set_statistics(mean, var, count)
+
+    def curriculum_callback(self) -> None:
+        self.wrapper.curriculumUpdate()
+
+    def close(self) -> None:
+        self.wrapper.close()

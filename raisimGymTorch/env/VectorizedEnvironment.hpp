@@ -1,0 +1,238 @@
+// A batch of environments stepped in one OpenMP loop: automatic reset with the final observation
+// kept, time limits reported apart from failures, diverged simulations reset and counted, and
+// observation normalization statistics.
+//
+// Callers hand in buffers they own; each row is written in place by the thread that steps that
+// environment. The core assumes validated input: the binding checks shapes, dtypes and values.
+#pragma once
+
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "Environment.hpp"
+#include "ObservationStatistics.hpp"
+
+namespace raisim {
+
+using EigenRowMajorMatMap = Eigen::Map<EigenRowMajorMat>;
+using EigenConstRowMajorMatMap = Eigen::Map<const EigenRowMajorMat>;
+
+template <class ChildEnvironment>
+class VectorizedEnvironment {
+ public:
+  static constexpr int kMaxEnvs = 1 << 20;
+  static constexpr int kMaxThreads = 1024;
+
+  // Builds num_envs environments from the `environment:` cfg block; errors name the offending key.
+  VectorizedEnvironment(std::string resourceDir, Config cfg) : resourceDir_(std::move(resourceDir)), cfg_(std::move(cfg)) {
+    numEnvs_ = cfg_["num_envs"].as<int>();
+    if (numEnvs_ < 1 || numEnvs_ > kMaxEnvs)
+      throw std::invalid_argument("cfg key 'num_envs' must be between 1 and " + std::to_string(kMaxEnvs) + ", got " +
+                                  std::to_string(numEnvs_) + " (in " + cfg_.source() + ")");
+    numThreads_ = readThreadCount();
+    const bool render = cfg_.get<bool>("render", false);
+    // Read by the Python runner, not by C++.
+    cfg_.markRead({"eval_every_n", "record_video"});
+
+    environments_.reserve(numEnvs_);
+    for (int i = 0; i < numEnvs_; ++i) {
+      environments_.push_back(std::make_unique<ChildEnvironment>(resourceDir_, cfg_, render && i == 0));
+      environments_.back()->init();
+    }
+    obDim_ = environments_[0]->getObDim();
+    actionDim_ = environments_[0]->getActionDim();
+    if (obDim_ <= 0 || actionDim_ <= 0)
+      throw std::logic_error("the environment must set obDim_ and actionDim_ in its constructor (got " +
+                             std::to_string(obDim_) + " and " + std::to_string(actionDim_) + ")");
+
+    const double maxTime = cfg_.get<double>("max_time", std::numeric_limits<double>::infinity());
+    if (!(maxTime > 0))
+      throw std::invalid_argument("cfg key 'max_time' must be positive, got " + std::to_string(maxTime) + " (in " +
+                                  cfg_.source() + ")");
+    const double controlDt = environments_[0]->getControlTimeStep();
+    maxEpisodeSteps_ = std::isinf(maxTime) ? std::numeric_limits<long long>::max()
+                                            : std::max(1LL, static_cast<long long>(maxTime / controlDt + 1e-9));
+
+    finalObservation_ = EigenRowMajorMat::Zero(numEnvs_, obDim_);
+    actionScratch_ = EigenRowMajorMat::Zero(numEnvs_, actionDim_);
+    episodeSteps_.assign(numEnvs_, 0);
+    statistics_ = ObservationStatistics(obDim_);
+
+    setSeed(0);
+    reset();
+    // After construction, init and a first reset, every key the environment uses has been read.
+    requireAllKeysRead();
+  }
+
+  // Starts a new episode in every environment.
+  void reset() {
+    runInParallel([&](int i) {
+      environments_[i]->reset();
+      episodeSteps_[i] = 0;
+    });
+  }
+
+  // Writes every observation into `ob` (numEnvs x obDim); optionally folds them into the running
+  // statistics first; then normalizes and clips in place if normalization is on.
+  void observe(EigenRowMajorMatMap ob, bool updateStatistics) {
+    runInParallel([&](int i) { environments_[i]->observe(ob.row(i).transpose()); });
+    if (updateStatistics) statistics_.update(ob);
+    if (normalize_) runInParallel([&](int i) { statistics_.normalize(ob.row(i), clipObservation_); });
+  }
+
+  // Steps every environment with its row of `action`. An environment whose episode ends (failure,
+  // time limit or diverged physics) keeps its final observation and starts a new episode at once.
+  void step(EigenConstRowMajorMatMap action, Eigen::Map<EigenVec> reward, Eigen::Map<EigenBoolVec> done,
+            Eigen::Map<EigenBoolVec> truncated) {
+    std::atomic<int> diverged{0};
+    runInParallel([&](int i) {
+      ChildEnvironment& env = *environments_[i];
+      // A private copy per env: the environment API takes a mutable vector and must not write into
+      // the caller's array.
+      Eigen::Map<EigenVec> actionRow(actionScratch_.row(i).data(), actionDim_);
+      actionRow = action.row(i).transpose();
+      float stepReward = env.step(actionRow);
+      ++episodeSteps_[i];
+      float terminalReward = 0.f;
+      bool ended = false, timeUp = false;
+      if (!env.isFinite() || !std::isfinite(stepReward)) {
+        // Nothing from a diverged state is worth learning from: no reward, no final observation.
+        ++diverged;
+        stepReward = 0.f;
+        ended = true;
+        finalObservation_.row(i).setZero();
+      } else if (env.isTerminalState(terminalReward)) {
+        stepReward += terminalReward;
+        ended = true;
+        env.observe(finalObservation_.row(i).transpose());
+      } else if (episodeSteps_[i] >= maxEpisodeSteps_) {
+        ended = timeUp = true;
+        env.observe(finalObservation_.row(i).transpose());
+      }
+      reward[i] = stepReward;
+      done[i] = ended;
+      truncated[i] = timeUp;
+      if (ended) {
+        env.reset();
+        episodeSteps_[i] = 0;
+      }
+    });
+    divergedResets_ += diverged.load();
+  }
+
+  // Final observations of the episodes that ended in the last step (rows of other envs are stale),
+  // normalized like observe() output.
+  void getFinalObservation(EigenRowMajorMatMap out) const {
+    out = finalObservation_;
+    if (normalize_) runInParallel([&](int i) { statistics_.normalize(out.row(i), clipObservation_); });
+  }
+
+  // env i gets seed + i, so the same seed reproduces every environment whatever the thread count.
+  void setSeed(int seed) {
+    for (int i = 0; i < numEnvs_; ++i) environments_[i]->setSeed(seed + i);
+  }
+
+  void setNormalization(bool enabled, float clip) {
+    if (!(clip > 0)) throw std::invalid_argument("clip_obs must be positive, got " + std::to_string(clip));
+    normalize_ = enabled;
+    clipObservation_ = clip;
+  }
+
+  void curriculumUpdate() {
+    for (auto& env : environments_) env->curriculumUpdate();
+  }
+
+  void close() {
+    for (auto& env : environments_) env->close();
+  }
+
+  // Each environment's weighted reward terms from its last step, numEnvs x terms.
+  void getRewardTerms(EigenRowMajorMatMap out) const {
+    for (int i = 0; i < numEnvs_; ++i) {
+      const auto& values = environments_[i]->getRewards().values();
+      for (std::size_t term = 0; term < values.size(); ++term) out(i, term) = static_cast<float>(values[term]);
+    }
+  }
+
+  const std::vector<std::string>& getRewardNames() const { return environments_[0]->getRewards().names(); }
+
+  ObservationStatistics& statistics() { return statistics_; }
+  const ObservationStatistics& statistics() const { return statistics_; }
+  ChildEnvironment& environment(int i) { return *environments_.at(i); }
+
+  int getObDim() const { return obDim_; }
+  int getActionDim() const { return actionDim_; }
+  int getNumOfEnvs() const { return numEnvs_; }
+  int getNumThreads() const { return numThreads_; }
+  long long getDivergedResets() const { return divergedResets_; }
+  long long getMaxEpisodeSteps() const { return maxEpisodeSteps_; }
+  const std::string& getResourceDir() const { return resourceDir_; }
+
+ private:
+  int readThreadCount() const {
+    if (!cfg_.has("num_threads")) return omp_get_num_procs();
+    const Config& node = cfg_["num_threads"];
+    if (node.isString()) {
+      if (node.as<std::string>() == "auto") return omp_get_num_procs();
+      throw std::invalid_argument("cfg key 'num_threads' must be 'auto' or a positive integer (in " + cfg_.source() + ")");
+    }
+    const int threads = node.as<int>();
+    if (threads < 1 || threads > kMaxThreads)
+      throw std::invalid_argument("cfg key 'num_threads' must be 'auto' or between 1 and " + std::to_string(kMaxThreads) +
+                                  ", got " + std::to_string(threads) + " (in " + cfg_.source() + ")");
+    return threads;
+  }
+
+  void requireAllKeysRead() const {
+    const auto unread = cfg_.unreadKeys();
+    if (unread.empty()) return;
+    std::string unknown, known;
+    for (const auto& key : unread) unknown += (unknown.empty() ? "'" : ", '") + key + "'";
+    for (const auto& key : cfg_.readKeys()) known += (known.empty() ? "" : ", ") + key;
+    throw std::invalid_argument("unknown cfg key " + unknown + " in " + cfg_.source() + "; keys this environment reads: " + known);
+  }
+
+  // Runs body(i) for every environment on numThreads_ threads. Exceptions cannot leave an OpenMP
+  // region, so the first one is kept and rethrown after the loop.
+  template <class Body>
+  void runInParallel(Body&& body) const {
+    std::exception_ptr failure;
+#pragma omp parallel for schedule(static) num_threads(numThreads_)
+    for (int i = 0; i < numEnvs_; ++i) {
+      try {
+        body(i);
+      } catch (...) {
+#pragma omp critical(raisim_gym_failure)
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
+  }
+
+  std::string resourceDir_;
+  Config cfg_;
+  int numEnvs_ = 0;
+  int numThreads_ = 1;
+  int obDim_ = 0;
+  int actionDim_ = 0;
+  bool normalize_ = true;
+  float clipObservation_ = 10.f;
+  long long maxEpisodeSteps_ = 0;
+  long long divergedResets_ = 0;
+  std::vector<std::unique_ptr<ChildEnvironment>> environments_;
+  std::vector<long long> episodeSteps_;
+  EigenRowMajorMat finalObservation_;
+  EigenRowMajorMat actionScratch_;
+  ObservationStatistics statistics_;
+};
+
+}  // namespace raisim

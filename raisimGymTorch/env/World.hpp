@@ -1,0 +1,294 @@
+// The robot-facing layer over MuJoCo: load a model, read and set the state, drive joints with PD
+// control, look up bodies and contacts by name.
+//
+// One World is one environment's simulation. Worlds built from the same file share one read-only
+// mjModel; each owns its mjData. model() and data() hand out the raw MuJoCo objects for anything
+// this layer does not cover.
+#pragma once
+
+#include <mujoco/mujoco.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace raisim {
+
+// A model file that does not exist; the binding turns it into Python's FileNotFoundError.
+struct ModelFileNotFound : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+struct ModelDeleter {
+  void operator()(mjModel* model) const { mj_deleteModel(model); }
+};
+struct DataDeleter {
+  void operator()(mjData* data) const { mj_deleteData(data); }
+};
+struct SpecDeleter {
+  void operator()(mjSpec* spec) const { mj_deleteSpec(spec); }
+};
+
+inline bool endsWith(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A URDF describes a robot bolted to the world. Users of the original expect a free-floating base,
+// a ground to stand on and a motor on every joint, so those are added here.
+inline mjModel* compileUrdfWithFloatingBase(const std::string& path) {
+  char error[1024] = "";
+  std::unique_ptr<mjSpec, SpecDeleter> spec(mj_parseXML(path.c_str(), nullptr, error, sizeof(error)));
+  if (!spec) throw std::invalid_argument("MuJoCo rejected URDF file '" + path + "': " + error);
+  mjsBody* world = mjs_findBody(spec.get(), "world");
+  mjsElement* rootElement = mjs_firstChild(world, mjOBJ_BODY, 0);
+  if (rootElement == nullptr) throw std::invalid_argument("URDF file '" + path + "' has no link");
+  mjsBody* root = mjs_asBody(rootElement);
+  mjsJoint* freeJoint = mjs_addFreeJoint(root);
+  mjs_setName(freeJoint->element, "root");
+
+  mjsGeom* floor = mjs_addGeom(world, nullptr);
+  floor->type = mjGEOM_PLANE;
+  floor->size[0] = floor->size[1] = 0.0;
+  floor->size[2] = 1.0;
+  mjs_setName(floor->element, "floor");
+
+  for (mjsElement* element = mjs_firstElement(spec.get(), mjOBJ_JOINT); element != nullptr;
+       element = mjs_nextElement(spec.get(), element)) {
+    mjsJoint* joint = mjs_asJoint(element);
+    if (joint->type != mjJNT_HINGE && joint->type != mjJNT_SLIDE) continue;
+    mjsActuator* motor = mjs_addActuator(spec.get(), nullptr);
+    mjs_setToMotor(motor);
+    motor->trntype = mjTRN_JOINT;
+    const char* jointName = mjs_getString(mjs_getName(element));
+    mjs_setString(motor->target, jointName);
+    mjs_setName(motor->element, jointName);
+  }
+  mjModel* model = mj_compile(spec.get(), nullptr);
+  if (model == nullptr)
+    throw std::invalid_argument("MuJoCo rejected URDF file '" + path + "': " + mjs_getError(spec.get()));
+  return model;
+}
+
+inline std::shared_ptr<const mjModel> compileModel(const std::string& path, double timestep) {
+  if (!std::filesystem::is_regular_file(path)) throw ModelFileNotFound("model file not found: '" + path + "'");
+  mjModel* model = nullptr;
+  if (endsWith(path, ".urdf")) {
+    model = compileUrdfWithFloatingBase(path);
+  } else {
+    char error[1024] = "";
+    model = mj_loadXML(path.c_str(), nullptr, error, sizeof(error));
+    if (model == nullptr) throw std::invalid_argument("MuJoCo rejected model file '" + path + "': " + error);
+  }
+  model->opt.timestep = timestep;
+  return std::shared_ptr<const mjModel>(model, ModelDeleter());
+}
+
+}  // namespace detail
+
+// The model in `path` (MJCF, or URDF given a floating base), with its timestep set to `timestep`.
+// Loaded once per process for each (path, timestep) while any World uses it.
+inline std::shared_ptr<const mjModel> loadModel(const std::string& path, double timestep) {
+  static std::mutex mutex;
+  static std::map<std::pair<std::string, double>, std::weak_ptr<const mjModel>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto key = std::make_pair(std::filesystem::absolute(path).lexically_normal().string(), timestep);
+  if (auto model = cache[key].lock()) return model;
+  auto model = detail::compileModel(key.first, timestep);
+  cache[key] = model;
+  return model;
+}
+
+class World {
+ public:
+  // Loads `modelFile` (MJCF or URDF) stepping at `simulationDt` seconds.
+  World(const std::string& modelFile, double simulationDt)
+      : modelFile_(modelFile), model_(loadModel(modelFile, simulationDt)), data_(mj_makeData(model_.get())) {
+    if (!data_) throw std::runtime_error("MuJoCo could not allocate data for '" + modelFile + "'");
+    const int nu = model_->nu;
+    kp_ = Eigen::VectorXd::Zero(nu);
+    kd_ = Eigen::VectorXd::Zero(nu);
+    positionTarget_ = Eigen::VectorXd::Zero(nu);
+    velocityTarget_ = Eigen::VectorXd::Zero(nu);
+    torque_ = Eigen::VectorXd::Zero(nu);
+    for (int i = 0; i < nu; ++i) {
+      const int joint = model_->actuator_trnid[2 * i];
+      const bool drivesOneDofJoint = model_->actuator_trntype[i] == mjTRN_JOINT &&
+                                     (model_->jnt_type[joint] == mjJNT_HINGE || model_->jnt_type[joint] == mjJNT_SLIDE);
+      actuatedQpos_.push_back(drivesOneDofJoint ? model_->jnt_qposadr[joint] : -1);
+      actuatedDof_.push_back(drivesOneDofJoint ? model_->jnt_dofadr[joint] : -1);
+    }
+    mj_forward(model_.get(), data_.get());
+  }
+
+  const mjModel* model() const { return model_.get(); }
+  mjData* data() { return data_.get(); }
+  const mjData* data() const { return data_.get(); }
+  const std::string& modelFile() const { return modelFile_; }
+
+  int nq() const { return model_->nq; }
+  int nv() const { return model_->nv; }
+  int nu() const { return model_->nu; }
+  double timeStep() const { return model_->opt.timestep; }
+
+  // Generalized coordinates (qpos): for a free base x y z, quaternion w x y z, then the joints.
+  Eigen::Map<const Eigen::VectorXd> generalizedCoordinate() const { return {data_->qpos, model_->nq}; }
+  // Generalized velocities (qvel): for a free base the linear velocity in the world frame and the
+  // angular velocity in the body frame, then the joints.
+  Eigen::Map<const Eigen::VectorXd> generalizedVelocity() const { return {data_->qvel, model_->nv}; }
+
+  // Puts the simulation in state (qpos, qvel) at time 0 and recomputes everything derived from it.
+  void setState(const Eigen::VectorXd& qpos, const Eigen::VectorXd& qvel) {
+    if (qpos.size() != model_->nq || qvel.size() != model_->nv)
+      throw std::invalid_argument("setState expects qpos of size " + std::to_string(model_->nq) + " and qvel of size " +
+                                  std::to_string(model_->nv) + ", got " + std::to_string(qpos.size()) + " and " +
+                                  std::to_string(qvel.size()));
+    mj_resetData(model_.get(), data_.get());
+    Eigen::Map<Eigen::VectorXd>(data_->qpos, model_->nq) = qpos;
+    Eigen::Map<Eigen::VectorXd>(data_->qvel, model_->nv) = qvel;
+    mj_forward(model_.get(), data_.get());
+  }
+
+  // Proportional and derivative gains, one per actuator (actuator order). Every actuator must drive
+  // a hinge or slide joint.
+  void setPdGains(const Eigen::VectorXd& kp, const Eigen::VectorXd& kd) {
+    requireActuatorSize(kp, "kp");
+    requireActuatorSize(kd, "kd");
+    for (int i = 0; i < model_->nu; ++i)
+      if (actuatedQpos_[i] < 0)
+        throw std::invalid_argument("actuator " + std::to_string(i) + " does not drive a hinge or slide joint, so it cannot be PD-controlled");
+    kp_ = kp;
+    kd_ = kd;
+  }
+
+  // Joint position and velocity targets, one per actuator.
+  void setPdTarget(const Eigen::VectorXd& position, const Eigen::VectorXd& velocity) {
+    requireActuatorSize(position, "position target");
+    requireActuatorSize(velocity, "velocity target");
+    positionTarget_ = position;
+    velocityTarget_ = velocity;
+  }
+
+  // A DC-motor torque-speed limit: the torque available in the direction of motion falls linearly
+  // from `saturationTorque` at rest to zero at `noLoadSpeed`, and never exceeds `torqueLimit`.
+  // Without it, PD control in simulation spins joints far faster than real drives can.
+  void setMotorModel(double saturationTorque, double torqueLimit, double noLoadSpeed) {
+    if (!(saturationTorque > 0 && torqueLimit > 0 && noLoadSpeed > 0))
+      throw std::invalid_argument("motor model parameters must be positive");
+    saturationTorque_ = saturationTorque;
+    torqueLimit_ = torqueLimit;
+    noLoadSpeed_ = noLoadSpeed;
+  }
+
+  // One physics step: PD torques from the current state into ctrl, then mj_step.
+  void integrate() {
+    const mjModel* m = model_.get();
+    mjData* d = data_.get();
+    for (int i = 0; i < m->nu; ++i) {
+      if (actuatedQpos_[i] < 0) continue;
+      const double q = d->qpos[actuatedQpos_[i]];
+      const double qdot = d->qvel[actuatedDof_[i]];
+      double tau = kp_[i] * (positionTarget_[i] - q) + kd_[i] * (velocityTarget_[i] - qdot);
+      if (noLoadSpeed_ > 0) {
+        const double upper = std::clamp(saturationTorque_ * (1.0 - qdot / noLoadSpeed_), 0.0, torqueLimit_);
+        const double lower = std::clamp(saturationTorque_ * (-1.0 - qdot / noLoadSpeed_), -torqueLimit_, 0.0);
+        tau = std::clamp(tau, lower, upper);
+      }
+      if (m->actuator_ctrllimited[i]) tau = std::clamp(tau, m->actuator_ctrlrange[2 * i], m->actuator_ctrlrange[2 * i + 1]);
+      torque_[i] = tau;
+      d->ctrl[i] = tau;
+    }
+    mj_step(m, d);
+  }
+
+  // Torques the PD controller applied in the last integrate(), one per actuator.
+  const Eigen::VectorXd& jointTorque() const { return torque_; }
+
+  // Id of the body / geom named `name`; an unknown name is an error listing the model's names.
+  int bodyId(const std::string& name) const { return idOf(mjOBJ_BODY, name, model_->nbody, "body"); }
+  int geomId(const std::string& name) const { return idOf(mjOBJ_GEOM, name, model_->ngeom, "geom"); }
+
+  // Position of body `id` in the world frame (as of the last physics step).
+  Eigen::Vector3d bodyPosition(int id) const { return Eigen::Map<const Eigen::Vector3d>(data_->xpos + 3 * id); }
+
+  // Rotation body->world of the free base, computed from qpos so that it matches the current state.
+  Eigen::Matrix3d baseOrientation() const {
+    requireFreeBase();
+    mjtNum rotation[9];
+    mju_quat2Mat(rotation, data_->qpos + 3);
+    return Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(rotation);
+  }
+
+  // Linear velocity of the free base in its own frame.
+  Eigen::Vector3d baseLinearVelocityInBodyFrame() const {
+    return baseOrientation().transpose() * Eigen::Map<const Eigen::Vector3d>(data_->qvel);
+  }
+
+  // Angular velocity of the free base in its own frame (MuJoCo's free joint stores it that way).
+  Eigen::Vector3d baseAngularVelocityInBodyFrame() const {
+    requireFreeBase();
+    return Eigen::Map<const Eigen::Vector3d>(data_->qvel + 3);
+  }
+
+  // Number of contacts found in the last physics step.
+  int contactCount() const { return data_->ncon; }
+
+  // The two bodies touching in contact `i`.
+  std::pair<int, int> contactBodies(int i) const {
+    const mjContact& contact = data_->contact[i];
+    return {model_->geom_bodyid[contact.geom[0]], model_->geom_bodyid[contact.geom[1]]};
+  }
+
+  // Whether the state is finite and MuJoCo did not have to reset an unstable simulation.
+  bool isFinite() const {
+    if (data_->warning[mjWARN_BADQACC].number > 0 || data_->warning[mjWARN_BADQPOS].number > 0 ||
+        data_->warning[mjWARN_BADQVEL].number > 0)
+      return false;
+    for (int i = 0; i < model_->nq; ++i)
+      if (!std::isfinite(data_->qpos[i])) return false;
+    for (int i = 0; i < model_->nv; ++i)
+      if (!std::isfinite(data_->qvel[i])) return false;
+    return true;
+  }
+
+ private:
+  void requireActuatorSize(const Eigen::VectorXd& vector, const char* what) const {
+    if (vector.size() != model_->nu)
+      throw std::invalid_argument(std::string(what) + " needs one value per actuator (" + std::to_string(model_->nu) +
+                                  "), got " + std::to_string(vector.size()));
+  }
+
+  void requireFreeBase() const {
+    if (model_->njnt == 0 || model_->jnt_type[0] != mjJNT_FREE)
+      throw std::logic_error("model '" + modelFile_ + "' has no free-floating base (its first joint is not free)");
+  }
+
+  int idOf(mjtObj type, const std::string& name, int count, const char* kind) const {
+    const int id = mj_name2id(model_.get(), type, name.c_str());
+    if (id >= 0) return id;
+    std::string names;
+    for (int i = 0; i < count; ++i) {
+      const char* other = mj_id2name(model_.get(), type, i);
+      if (other != nullptr) names += (names.empty() ? "" : ", ") + std::string(other);
+    }
+    throw std::invalid_argument(std::string("no ") + kind + " named '" + name + "' in '" + modelFile_ + "'; it has: " + names);
+  }
+
+  std::string modelFile_;
+  std::shared_ptr<const mjModel> model_;
+  std::unique_ptr<mjData, detail::DataDeleter> data_;
+  Eigen::VectorXd kp_, kd_, positionTarget_, velocityTarget_, torque_;
+  std::vector<int> actuatedQpos_, actuatedDof_;
+  double saturationTorque_ = 0, torqueLimit_ = 0, noLoadSpeed_ = 0;
+};
+
+}  // namespace raisim

@@ -1,0 +1,271 @@
+// The Python boundary, compiled once per environment folder. It checks every array's dtype, shape,
+// layout and values, then hands raw buffers to VectorizedEnvironment with the GIL released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+
+#include "VectorizedEnvironment.hpp"
+
+namespace py = pybind11;
+using namespace raisim;
+
+#ifndef ENVIRONMENT_NAME
+#define ENVIRONMENT_NAME RaisimGymEnv
+#endif
+#define RSG_STRINGIFY_(x) #x
+#define RSG_STRINGIFY(x) RSG_STRINGIFY_(x)
+
+namespace {
+
+using Vectorized = VectorizedEnvironment<ENVIRONMENT>;
+
+std::string shapeText(const std::vector<py::ssize_t>& shape) {
+  std::ostringstream text;
+  text << "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) text << (i ? ", " : "") << shape[i];
+  text << (shape.size() == 1 ? ",)" : ")");
+  return text.str();
+}
+
+// The buffer of `object` if it is a C-contiguous numpy array of exactly `dtype` and `shape`
+// (writeable when `writeable`); otherwise a ValueError/TypeError that says which of these is wrong.
+template <class T>
+T* checkedBuffer(const py::handle& object, const char* name, const std::vector<py::ssize_t>& shape, bool writeable) {
+  const std::string expected = py::str(py::dtype::of<T>()).cast<std::string>();
+  if (!py::isinstance<py::array>(object))
+    throw py::type_error(std::string(name) + " must be a numpy array of dtype " + expected + " and shape " +
+                         shapeText(shape) + ", got " + py::str(py::type::of(object)).cast<std::string>());
+  auto array = py::reinterpret_borrow<py::array>(object);
+  std::vector<py::ssize_t> actual(array.shape(), array.shape() + array.ndim());
+  if (!array.dtype().is(py::dtype::of<T>()))
+    throw py::type_error(std::string(name) + " must have dtype " + expected + ", got " +
+                         py::str(array.dtype()).cast<std::string>() + " (convert with .astype(np." + expected + "))");
+  if (actual != shape)
+    throw py::value_error(std::string(name) + " must have shape " + shapeText(shape) + ", got " + shapeText(actual));
+  if (!(array.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) + " must be C-contiguous (use np.ascontiguousarray)");
+  if (writeable && !array.writeable()) throw py::value_error(std::string(name) + " must be writeable");
+  return const_cast<T*>(static_cast<const T*>(array.data()));
+}
+
+// Python objects from the parsed YAML become a Config tree.
+Config toConfig(const py::handle& value, const std::string& path, const std::shared_ptr<const std::string>& source) {
+  if (value.is_none()) return Config::null(path, source);
+  if (py::isinstance<py::bool_>(value)) return Config::scalar(value.cast<bool>(), path, source);
+  if (py::isinstance<py::int_>(value)) return Config::scalar(value.cast<long long>(), path, source);
+  if (py::isinstance<py::float_>(value)) return Config::scalar(value.cast<double>(), path, source);
+  if (py::isinstance<py::str>(value)) return Config::scalar(value.cast<std::string>(), path, source);
+  if (py::isinstance<py::dict>(value)) {
+    Config node = Config::mapping(path, source);
+    for (auto item : value.cast<py::dict>()) {
+      if (!py::isinstance<py::str>(item.first))
+        throw py::value_error("cfg key " + py::repr(item.first).cast<std::string>() + " under '" + path +
+                              "' must be a string (in " + *source + ")");
+      const std::string key = item.first.cast<std::string>();
+      node.addChild(key, toConfig(item.second, path.empty() ? key : path + "." + key, source));
+    }
+    return node;
+  }
+  if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+    Config node = Config::sequence(path, source);
+    std::size_t index = 0;
+    for (auto item : value) node.addChild("", toConfig(item, path + "[" + std::to_string(index++) + "]", source));
+    return node;
+  }
+  throw py::value_error("cfg key '" + path + "' has a value of unsupported type " +
+                        py::str(py::type::of(value)).cast<std::string>() + " (in " + *source + ")");
+}
+
+Config parseConfig(const py::object& cfg, const std::string& source) {
+  py::object tree = cfg;
+  if (py::isinstance<py::str>(cfg)) {
+    auto yamlModule = py::module_::import("ruamel.yaml");
+    auto loader = yamlModule.attr("YAML")(py::arg("typ") = "safe", py::arg("pure") = true);
+    try {
+      tree = loader.attr("load")(cfg);
+    } catch (py::error_already_set& error) {
+      throw py::value_error("cfg is not valid YAML (" + source + "): " + py::str(error.value()).cast<std::string>());
+    }
+  }
+  if (!py::isinstance<py::dict>(tree))
+    throw py::value_error("cfg must be a YAML mapping (the environment: block), got " +
+                          py::str(py::type::of(tree)).cast<std::string>() + " (" + source + ")");
+  return toConfig(tree, "", std::make_shared<const std::string>(source));
+}
+
+// Owns the vectorized environment and serializes calls: the core is not re-entrant, and a second
+// Python thread using the same object waits instead of racing.
+class Module {
+ public:
+  Module(const std::string& resourceDir, const py::object& cfg, const std::string& cfgSource)
+      : environment_(std::make_unique<Vectorized>(resourceDir, parseConfig(cfg, cfgSource))) {}
+
+  Vectorized& env() {
+    if (!environment_) throw std::runtime_error("this environment was closed; create a new one");
+    return *environment_;
+  }
+
+  std::mutex& mutex() { return mutex_; }
+
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (environment_) environment_->close();
+    environment_.reset();
+  }
+
+  bool closed() const { return !environment_; }
+
+ private:
+  std::unique_ptr<Vectorized> environment_;
+  std::mutex mutex_;
+};
+
+template <class Function>
+auto withoutGil(Module& self, Function&& function) {
+  py::gil_scoped_release release;
+  std::lock_guard<std::mutex> lock(self.mutex());
+  return function();
+}
+
+void requireFinite(const float* values, long long count, int columns, const char* name) {
+  for (long long k = 0; k < count; ++k)
+    if (!std::isfinite(values[k]))
+      throw py::value_error(std::string(name) + " contains " + (std::isnan(values[k]) ? "NaN" : "inf") + " at row " +
+                            std::to_string(k / columns) + ", column " + std::to_string(k % columns));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
+  if (mj_version() != mjVERSION_HEADER)
+    throw py::import_error(std::string("module '" RSG_STRINGIFY(RAISIMGYM_TORCH_ENV_NAME) "' was built against MuJoCo ") +
+                           std::to_string(mjVERSION_HEADER) + " but MuJoCo " + mj_versionString() +
+                           " is loaded; rebuild it with: pip install -e .");
+  py::register_exception<ModelFileNotFound>(m, "ModelFileNotFound", PyExc_FileNotFoundError);
+  m.attr("mujoco_version") = mj_versionString();
+  m.attr("mujoco_header_version") = mjVERSION_HEADER;
+
+  py::class_<Module>(m, RSG_STRINGIFY(ENVIRONMENT_NAME))
+      .def(py::init<const std::string&, const py::object&, const std::string&>(), py::arg("resource_dir"),
+           py::arg("cfg"), py::arg("cfg_source") = "<cfg string>",
+           "Builds num_envs environments from the environment: block of cfg.yaml (YAML text or a dict).")
+      .def("reset", [](Module& self) { withoutGil(self, [&] { self.env().reset(); }); })
+      .def(
+          "observe",
+          [](Module& self, const py::object& ob, bool update) {
+            auto& env = self.env();
+            float* data = checkedBuffer<float>(ob, "observation", {env.getNumOfEnvs(), env.getObDim()}, true);
+            withoutGil(self, [&] { env.observe(EigenRowMajorMatMap(data, env.getNumOfEnvs(), env.getObDim()), update); });
+          },
+          py::arg("ob"), py::arg("update_statistics") = true)
+      .def(
+          "step",
+          [](Module& self, const py::object& action, const py::object& reward, const py::object& done,
+             const py::object& truncated) {
+            auto& env = self.env();
+            const int n = env.getNumOfEnvs();
+            const float* actionData = checkedBuffer<float>(action, "action", {n, env.getActionDim()}, false);
+            float* rewardData = checkedBuffer<float>(reward, "reward", {n}, true);
+            bool* doneData = checkedBuffer<bool>(done, "done", {n}, true);
+            bool* truncatedData = checkedBuffer<bool>(truncated, "truncated", {n}, true);
+            requireFinite(actionData, static_cast<long long>(n) * env.getActionDim(), env.getActionDim(), "action");
+            withoutGil(self, [&] {
+              env.step(EigenConstRowMajorMatMap(actionData, n, env.getActionDim()), Eigen::Map<EigenVec>(rewardData, n),
+                       Eigen::Map<EigenBoolVec>(doneData, n), Eigen::Map<EigenBoolVec>(truncatedData, n));
+            });
+          },
+          py::arg("action"), py::arg("reward"), py::arg("done"), py::arg("truncated"))
+      .def(
+          "getFinalObservation",
+          [](Module& self, const py::object& out) {
+            auto& env = self.env();
+            float* data = checkedBuffer<float>(out, "final observation", {env.getNumOfEnvs(), env.getObDim()}, true);
+            withoutGil(self, [&] { env.getFinalObservation(EigenRowMajorMatMap(data, env.getNumOfEnvs(), env.getObDim())); });
+          },
+          py::arg("out"))
+      .def("setSeed", [](Module& self, int seed) { self.env().setSeed(seed); }, py::arg("seed"))
+      .def("setNormalization", [](Module& self, bool enabled, float clip) { self.env().setNormalization(enabled, clip); },
+           py::arg("enabled"), py::arg("clip"))
+      .def(
+          "getObStatistics",
+          [](Module& self, const py::object& mean, const py::object& var) {
+            auto& env = self.env();
+            float* meanData = checkedBuffer<float>(mean, "mean", {env.getObDim()}, true);
+            float* varData = checkedBuffer<float>(var, "var", {env.getObDim()}, true);
+            const auto& statistics = env.statistics();
+            Eigen::Map<EigenVec>(meanData, env.getObDim()) = statistics.mean().cast<float>();
+            Eigen::Map<EigenVec>(varData, env.getObDim()) = statistics.var().cast<float>();
+            return statistics.count();
+          },
+          py::arg("mean"), py::arg("var"), "Fills mean and var (float32) and returns the sample count.")
+      .def(
+          "setObStatistics",
+          [](Module& self, const py::object& mean, const py::object& var, double count) {
+            auto& env = self.env();
+            const float* meanData = checkedBuffer<float>(mean, "mean", {env.getObDim()}, false);
+            const float* varData = checkedBuffer<float>(var, "var", {env.getObDim()}, false);
+            env.statistics().set(Eigen::Map<const EigenVec>(meanData, env.getObDim()).cast<double>(),
+                                 Eigen::Map<const EigenVec>(varData, env.getObDim()).cast<double>(), count);
+          },
+          py::arg("mean"), py::arg("var"), py::arg("count"))
+      .def("getRewardNames", [](Module& self) { return self.env().getRewardNames(); })
+      .def(
+          "getRewardTerms",
+          [](Module& self, const py::object& out) {
+            auto& env = self.env();
+            const int terms = static_cast<int>(env.getRewardNames().size());
+            float* data = checkedBuffer<float>(out, "reward terms", {env.getNumOfEnvs(), terms}, true);
+            env.getRewardTerms(EigenRowMajorMatMap(data, env.getNumOfEnvs(), terms));
+          },
+          py::arg("out"))
+      .def("getRewardInfo",
+           [](Module& self) {
+             auto& env = self.env();
+             py::list info;
+             for (int i = 0; i < env.getNumOfEnvs(); ++i) {
+               const auto& rewards = env.environment(i).getRewards();
+               py::dict terms;
+               for (std::size_t t = 0; t < rewards.size(); ++t) terms[py::str(rewards.names()[t])] = rewards.values()[t];
+               info.append(terms);
+             }
+             return info;
+           })
+      .def(
+          "getState",
+          [](Module& self, int index) {
+            auto& env = self.env();
+            if (index < 0 || index >= env.getNumOfEnvs())
+              throw py::index_error("env index " + std::to_string(index) + " out of range for " +
+                                    std::to_string(env.getNumOfEnvs()) + " environments");
+            const World* world = env.environment(index).getWorld();
+            if (world == nullptr) throw std::runtime_error("this environment has no world");
+            py::array_t<double> qpos(world->nq()), qvel(world->nv());
+            std::copy(world->data()->qpos, world->data()->qpos + world->nq(), qpos.mutable_data());
+            std::copy(world->data()->qvel, world->data()->qvel + world->nv(), qvel.mutable_data());
+            return py::make_tuple(qpos, qvel);
+          },
+          py::arg("index") = 0, "(qpos, qvel) of environment `index`, copied.")
+      .def("getModelFile",
+           [](Module& self) {
+             const World* world = self.env().environment(0).getWorld();
+             if (world == nullptr) throw std::runtime_error("this environment has no world");
+             return world->modelFile();
+           })
+      .def("curriculumUpdate", [](Module& self) { withoutGil(self, [&] { self.env().curriculumUpdate(); }); })
+      .def("close", &Module::close)
+      .def_property_readonly("closed", &Module::closed)
+      .def("getObDim", [](Module& self) { return self.env().getObDim(); })
+      .def("getActionDim", [](Module& self) { return self.env().getActionDim(); })
+      .def("getNumOfEnvs", [](Module& self) { return self.env().getNumOfEnvs(); })
+      .def("getNumThreads", [](Module& self) { return self.env().getNumThreads(); })
+      .def("getDivergedResets", [](Module& self) { return self.env().getDivergedResets(); })
+      .def("getMaxEpisodeSteps", [](Module& self) { return self.env().getMaxEpisodeSteps(); })
+      .def("getControlTimeStep", [](Module& self) { return self.env().environment(0).getControlTimeStep(); })
+      .def("getSimulationTimeStep", [](Module& self) { return self.env().environment(0).getSimulationTimeStep(); });
+}

@@ -1,0 +1,69 @@
+"""Builds every folder under raisimGymTorch/env/envs into raisimGymTorch/env/bin/<name> with CMake.
+
+MuJoCo's headers and library, pybind11 and Eigen all come from pip packages; CMake is told where
+Python found them. The CMake build folder persists under build/, so after editing one
+Environment.hpp only that environment recompiles. `RSG_ENVS=a,b` limits the build to those envs.
+"""
+import hashlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+ENVS_DIR = ROOT / "raisimGymTorch" / "env" / "envs"
+
+
+def package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit(f"raisimGymTorch build: the Python package '{name}' is missing; pip install {name}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def env_names() -> list[str]:
+    """Env folders (or symlinks to folders) that hold an Environment.hpp."""
+    selected = [name for name in os.environ.get("RSG_ENVS", "").split(",") if name]
+    found = sorted(p.name for p in ENVS_DIR.iterdir() if p.is_dir() and (p / "Environment.hpp").is_file())
+    unknown = sorted(set(selected) - set(found))
+    if unknown:
+        sys.exit(f"raisimGymTorch build: RSG_ENVS names unknown envs {unknown}; available: {found}")
+    return selected or found
+
+
+class CMakeBuild(build_ext):
+    def build_extensions(self) -> None:
+        import pybind11
+
+        # build_lib/, or the source tree for --inplace; editable installs copy from build_lib/.
+        output_dir = Path(self.get_ext_fullpath(self.extensions[0].name)).parent
+        mujoco_dir = package_dir("mujoco")
+        tools = [sys.executable, pybind11.get_cmake_dir(), str(mujoco_dir)]
+        # One build folder per toolchain: an isolated pip build brings its own temporary Python.
+        build_dir = ROOT / "build" / ("cmake-" + hashlib.sha1("|".join(tools).encode()).hexdigest()[:10])
+        build_dir.mkdir(parents=True, exist_ok=True)
+        names = [ext.name.rsplit(".", 1)[-1] for ext in self.extensions]
+        configure = [
+            "cmake", "-S", str(ROOT), "-B", str(build_dir),
+            f"-DPython_EXECUTABLE={sys.executable}",
+            f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+            f"-DMUJOCO_DIR={mujoco_dir}",
+            f"-DEIGEN_INCLUDE_DIR={package_dir('eigency') / 'eigen'}",
+            f"-DRSG_OUTPUT_DIR={output_dir}",
+            f"-DRSG_ONLY_ENVS={';'.join(names)}",
+            f"-DRSG_SANITIZE={'ON' if os.environ.get('RSG_SANITIZE') else 'OFF'}",
+            f"-DCMAKE_BUILD_TYPE={'Debug' if self.debug else 'Release'}",
+        ]
+        subprocess.run(configure, check=True)
+        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
+        subprocess.run(["cmake", "--build", str(build_dir), "-j", jobs], check=True)
+
+
+setup(
+    ext_modules=[Extension(f"raisimGymTorch.env.bin.{name}", sources=[]) for name in env_names()],
+    cmdclass={"build_ext": CMakeBuild},
+)
