@@ -1,0 +1,439 @@
+"""Proximal policy optimization with a clipped surrogate, GAE and a KL-adaptive learning rate."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .module import ACTIVATIONS, Actor
+from .storage import RolloutStorage
+
+
+@dataclass
+class PPOConfig:
+    """PPO settings; the defaults are the original raisimGymTorch example's."""
+
+    gamma: float = 0.996
+    """Discount factor."""
+    lam: float = 0.95
+    """GAE lambda: 0 gives one-step TD advantages, 1 gives Monte Carlo ones."""
+    clip_param: float = 0.2
+    """Clip range of the probability ratio and of the value change."""
+    num_learning_epochs: int = 4
+    """Passes over the rollout per update."""
+    num_mini_batches: int = 4
+    """Minibatches per epoch."""
+    learning_rate: float = 5e-4
+    """Initial Adam learning rate."""
+    learning_rate_schedule: str = "adaptive"
+    """Either "adaptive" (steer the learning rate toward desired_kl after every minibatch) or "fixed"."""
+    desired_kl: float = 0.01
+    """Target KL divergence between the rollout policy and the updated one."""
+    value_loss_coef: float = 0.5
+    """Weight of the value loss in the total loss."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus in the total loss."""
+    max_grad_norm: float = 0.5
+    """Gradients are rescaled so that their global norm is at most this."""
+    use_clipped_value_loss: bool = True
+    """Take the worse of the clipped and unclipped value errors, as the surrogate does."""
+    init_std: float = 1.0
+    """Initial action std of every dimension."""
+    min_std: float = 0.2
+    """The std is raised to at least this after every update."""
+    policy_net: list[int] = field(default_factory=lambda: [128, 128])
+    """Hidden layer widths of the actor."""
+    value_net: list[int] = field(default_factory=lambda: [128, 128])
+    """Hidden layer widths of the critic."""
+    activation: str = "LeakyReLU"
+    """Hidden activation of both networks: LeakyReLU, ELU, Tanh or ReLU."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("gamma", 0.0 <= self.gamma <= 1.0, "in [0, 1]"),
+            ("lam", 0.0 <= self.lam <= 1.0, "in [0, 1]"),
+            ("clip_param", self.clip_param > 0.0, "> 0"),
+            ("num_learning_epochs", self.num_learning_epochs >= 1, ">= 1"),
+            ("num_mini_batches", self.num_mini_batches >= 1, ">= 1"),
+            ("learning_rate", self.learning_rate >= 0.0, ">= 0"),
+            ("learning_rate_schedule", self.learning_rate_schedule in ("adaptive", "fixed"), "'adaptive' or 'fixed'"),
+            ("desired_kl", self.desired_kl > 0.0, "> 0"),
+            ("max_grad_norm", self.max_grad_norm > 0.0, "> 0"),
+            ("init_std", self.init_std > 0.0, "> 0"),
+            ("min_std", self.min_std >= 0.0, ">= 0"),
+            ("activation", self.activation in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
+        ]
+        for name, ok, requirement in checks:
+            if not ok:
+                raise ValueError(f"PPO setting {name!r} must be {requirement}, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "cfg.yaml") -> PPOConfig:
+        """Builds a config from a mapping, such as a section of cfg.yaml; missing keys keep their defaults.
+
+        Args:
+            d: Settings by field name. It is not modified.
+            source: Where `d` came from, quoted in error messages.
+
+        Returns:
+            The config.
+
+        Raises:
+            ValueError: On an unknown key (the message lists the valid ones), a value of the wrong type or a
+                value out of range; the message names the key and `source`.
+        """
+        hints = typing.get_type_hints(cls)
+        valid = [f.name for f in dataclasses.fields(cls)]
+        kwargs: dict[str, Any] = {}
+        for key, value in d.items():
+            if key not in hints:
+                raise ValueError(f"Unknown PPO setting {key!r} in {source}. Valid settings: {', '.join(valid)}")
+            kwargs[key] = _checked(key, value, hints[key], source)
+        try:
+            return cls(**kwargs)
+        except ValueError as error:
+            raise ValueError(f"{error} (in {source})") from None
+
+
+def _checked(key: str, value: Any, hint: Any, source: str) -> Any:
+    """Returns `value` converted to the field type `hint`, or raises a ValueError naming `key`."""
+    def fail(expected: str) -> ValueError:
+        message = f"PPO setting {key!r} in {source} must be {expected}, got {type(value).__name__} {value!r}"
+        if isinstance(value, str) and expected == "a number":
+            message += " (YAML 1.1 reads 5e-4 as a string; write 5.0e-4)"
+        return ValueError(message)
+
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if hint is int:
+        if not is_int:
+            raise fail("an integer")
+        return value
+    if hint is float:
+        if not (is_int or isinstance(value, float)):
+            raise fail("a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise fail("a string")
+        return value
+    # list[int]: a new list, so the caller's sequence is never shared.
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise fail("a list of integers")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        raise fail("a list of positive integers")
+    return list(value)
+
+
+def surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_param: float) -> torch.Tensor:
+    """Clipped PPO policy loss, mean(max(-A * rho, -A * clip(rho, 1 - eps, 1 + eps))).
+
+    Args:
+        ratio: [B] probability ratios pi_new(a|s) / pi_old(a|s).
+        advantages: [B] advantages.
+        clip_param: eps.
+
+    Returns:
+        The scalar loss to minimize.
+    """
+    unclipped = -advantages * ratio
+    clipped = -advantages * ratio.clamp(1.0 - clip_param, 1.0 + clip_param)
+    return torch.maximum(unclipped, clipped).mean()
+
+
+def value_loss(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip_param: float, clipped: bool = True
+) -> torch.Tensor:
+    """Squared value error, optionally the worse of it and the error of a value kept within eps of the old one.
+
+    Args:
+        values: [B] current critic values.
+        old_values: [B] critic values at sampling time.
+        returns: [B] regression targets.
+        clip_param: eps, the largest value change the clipped term credits.
+        clipped: If false, the plain mean squared error.
+
+    Returns:
+        The scalar loss to minimize.
+    """
+    error = (values - returns).pow(2)
+    if not clipped:
+        return error.mean()
+    values_clipped = old_values + (values - old_values).clamp(-clip_param, clip_param)
+    return torch.maximum(error, (values_clipped - returns).pow(2)).mean()
+
+
+def gaussian_kl(
+    old_mean: torch.Tensor, old_std: torch.Tensor, new_mean: torch.Tensor, new_std: torch.Tensor
+) -> torch.Tensor:
+    """KL(old || new) of diagonal Gaussians, summed over the last dimension.
+
+    Per dimension: log(s_new / s_old) + (s_old^2 + (m_old - m_new)^2) / (2 s_new^2) - 1/2.
+
+    Returns:
+        [B] divergences.
+    """
+    per_dimension = (
+        torch.log(new_std / old_std) + (old_std.pow(2) + (old_mean - new_mean).pow(2)) / (2.0 * new_std.pow(2)) - 0.5
+    )
+    return per_dimension.sum(-1)
+
+
+class PPO:
+    """Collects transitions through `act`/`process_step` and improves actor and critic in `update`.
+
+    No logging and no file I/O happen here: `update` returns its statistics and `state_dict` its state.
+    """
+
+    # The original's factor; rsl_rl uses 1.5. Smaller steps keep the rate steadier across minibatches.
+    LR_ADAPT_FACTOR = 1.2
+    MIN_LEARNING_RATE = 1e-5
+    MAX_LEARNING_RATE = 1e-2
+
+    def __init__(
+        self,
+        actor: Actor,
+        critic: nn.Module,
+        num_envs: int,
+        num_transitions_per_env: int,
+        config: PPOConfig,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+    ) -> None:
+        """Moves the networks to `device` and sets up storage, optimizer and the random generator.
+
+        Args:
+            actor: Gaussian policy with `obs_dim`, `action_dim`, `std`, `distribution` and `sample`.
+            critic: Maps observations [B, obs_dim] to values [B].
+            num_envs: N, environments stepped together.
+            num_transitions_per_env: T, steps per environment between updates.
+            config: Algorithm settings.
+            device: Device of networks, storage and generator.
+            seed: Seed of the generator that samples actions and shuffles minibatches.
+        """
+        self.config = config
+        self.device = torch.device(device)
+        self.actor = actor.to(self.device)
+        self.critic = critic.to(self.device)
+        self.num_envs = num_envs
+        self.storage = RolloutStorage(
+            num_envs, num_transitions_per_env, actor.obs_dim, actor.action_dim, self.device
+        )
+        self._parameters = [*self.actor.parameters(), *self.critic.parameters()]
+        self.learning_rate = config.learning_rate
+        self.optimizer = torch.optim.Adam(self._parameters, lr=self.learning_rate)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+        self._pending: tuple[torch.Tensor, ...] | None = None
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        """Samples actions and remembers what the storage needs until `process_step`.
+
+        Args:
+            obs: [N, obs_dim] observations (a tensor or array); copied, so the caller may reuse its buffer.
+
+        Returns:
+            [N, action_dim] unclipped actions on the PPO's device.
+
+        Raises:
+            ValueError: If `obs` has the wrong shape.
+            RuntimeError: If the previous `act` has no matching `process_step`.
+        """
+        if self._pending is not None:
+            raise RuntimeError("act() was called twice; call process_step() after each act()")
+        obs = self._tensor(obs, "obs", (self.num_envs, self.actor.obs_dim)).clone()
+        distribution = self.actor.distribution(obs)
+        actions, log_probs = self.actor.sample(distribution, self.generator)
+        self._pending = (obs, actions, log_probs, distribution.mean, self.critic(obs))
+        return actions.clone()
+
+    @torch.no_grad()
+    def bootstrap_timeouts(
+        self, rewards: torch.Tensor, truncated: torch.Tensor, final_observations: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Adds gamma * V(final observation) to the rewards of episodes cut by the time limit.
+
+        A truncated episode did not end in the MDP, so its return continues past the cut; folding the
+        estimate into the reward lets the stored done stop GAE like a real termination.
+
+        Args:
+            rewards: [N] rewards of this step.
+            truncated: [N] bool, true where the episode ended by time limit and not by termination.
+            final_observations: [N, obs_dim] last observations of ended episodes, before the reset (rows of
+                other envs are ignored); may be None when nothing is truncated.
+
+        Returns:
+            [N] new reward tensor; `rewards` is not modified.
+
+        Raises:
+            ValueError: If an env is truncated and `final_observations` is None or of the wrong shape.
+        """
+        rewards = self._tensor(rewards, "rewards", (self.num_envs,)).clone()
+        truncated = self._tensor(truncated, "truncated", (self.num_envs,), torch.bool)
+        if not truncated.any():
+            return rewards
+        if final_observations is None:
+            raise ValueError("final_observations is required when an episode is truncated")
+        final = self._tensor(final_observations, "final_observations", (self.num_envs, self.actor.obs_dim))
+        rewards[truncated] += self.config.gamma * self.critic(final[truncated])
+        return rewards
+
+    @torch.no_grad()
+    def process_step(
+        self,
+        rewards: torch.Tensor,
+        dones: torch.Tensor,
+        truncated: torch.Tensor,
+        final_observations: torch.Tensor | None = None,
+    ) -> None:
+        """Bootstraps time-outs and stores the transition started by the last `act`.
+
+        Args:
+            rewards: [N] rewards.
+            dones: [N] true where the episode ended, by termination or time limit.
+            truncated: [N] true where it ended by time limit; stored as done as well.
+            final_observations: [N, obs_dim] observations before the auto-reset, needed if any is truncated.
+
+        Raises:
+            RuntimeError: Without a preceding `act`, or if the storage is full.
+            ValueError: On a wrong shape, or truncation without `final_observations`.
+        """
+        if self._pending is None:
+            raise RuntimeError("process_step() needs a preceding act()")
+        rewards = self.bootstrap_timeouts(rewards, truncated, final_observations)
+        dones = self._tensor(dones, "dones", (self.num_envs,), torch.bool)
+        ended = dones | self._tensor(truncated, "truncated", (self.num_envs,), torch.bool)
+        obs, actions, log_probs, action_means, values = self._pending
+        self.storage.add(obs, actions, log_probs, action_means, values, rewards, ended.float())
+        self._pending = None
+
+    def update(self, last_obs: torch.Tensor) -> dict[str, float]:
+        """Computes returns, runs the epochs of minibatch updates and clears the storage.
+
+        Args:
+            last_obs: [N, obs_dim] observations after the last stored step, for the bootstrap value.
+
+        Returns:
+            Means over all minibatches of `surrogate_loss`, `value_loss`, `entropy` and `kl`; the final
+            `learning_rate`; and `mean_std`, the mean action std after the minimum is enforced.
+
+        Raises:
+            RuntimeError: If the storage is not full or an `act` awaits its `process_step`.
+            FloatingPointError: If a loss or gradient norm is NaN or infinite; raised before that optimizer
+                step, so the parameters stay as they were.
+        """
+        if self._pending is not None:
+            raise RuntimeError("update() was called between act() and process_step()")
+        cfg = self.config
+        with torch.no_grad():
+            last_values = self.critic(self._tensor(last_obs, "last_obs", (self.num_envs, self.actor.obs_dim)))
+        self.storage.compute_returns(last_values, cfg.gamma, cfg.lam)
+        # The std is state-independent and changes only here, so the rollout's std is the current one.
+        old_std = self.actor.std.detach().clone()
+
+        totals = {"surrogate_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "kl": 0.0}
+        batches = self.storage.minibatches(cfg.num_mini_batches, cfg.num_learning_epochs, self.generator)
+        for index, batch in enumerate(batches):
+            distribution = self.actor.distribution(batch.observations)
+            log_probs = distribution.log_prob(batch.actions).sum(-1)
+            entropy = distribution.entropy().sum(-1).mean()
+            ratio = torch.exp(log_probs - batch.log_probs)
+            surrogate = surrogate_loss(ratio, batch.advantages, cfg.clip_param)
+            values = self.critic(batch.observations)
+            value = value_loss(values, batch.values, batch.returns, cfg.clip_param, cfg.use_clipped_value_loss)
+            loss = surrogate + cfg.value_loss_coef * value - cfg.entropy_coef * entropy
+            where = f"epoch {index // cfg.num_mini_batches}, minibatch {index % cfg.num_mini_batches}"
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"non-finite loss {loss.item()} (surrogate {surrogate.item()}, value {value.item()}, "
+                    f"entropy {entropy.item()}) at {where}; parameters were not updated. "
+                    "Look for NaN or infinite rewards and observations."
+                )
+
+            with torch.no_grad():
+                kl = gaussian_kl(batch.action_means, old_std, distribution.mean, distribution.stddev).mean().item()
+            if cfg.learning_rate_schedule == "adaptive":
+                self._adapt_learning_rate(kl)
+
+            self.optimizer.zero_grad()
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_(self._parameters, cfg.max_grad_norm)
+            if not torch.isfinite(grad_norm):
+                self.optimizer.zero_grad()
+                raise FloatingPointError(f"non-finite gradient norm at {where}; parameters were not updated")
+            self.optimizer.step()
+
+            totals["surrogate_loss"] += surrogate.item()
+            totals["value_loss"] += value.item()
+            totals["entropy"] += entropy.item()
+            totals["kl"] += kl
+
+        self.storage.clear()
+        self.actor.enforce_minimum_std(cfg.min_std)
+        num_updates = cfg.num_learning_epochs * cfg.num_mini_batches
+        stats = {name: total / num_updates for name, total in totals.items()}
+        stats["learning_rate"] = self.learning_rate
+        stats["mean_std"] = self.actor.std.mean().item()
+        return stats
+
+    def _adapt_learning_rate(self, kl: float) -> None:
+        """Shrinks the learning rate when the policy moved too far and grows it when it barely moved."""
+        if kl > 2.0 * self.config.desired_kl:
+            self.learning_rate = max(self.MIN_LEARNING_RATE, self.learning_rate / self.LR_ADAPT_FACTOR)
+        elif 0.0 < kl < 0.5 * self.config.desired_kl:
+            self.learning_rate = min(self.MAX_LEARNING_RATE, self.learning_rate * self.LR_ADAPT_FACTOR)
+        self._set_optimizer_learning_rate()
+
+    def _set_optimizer_learning_rate(self) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate
+
+    def state_dict(self) -> dict[str, Any]:
+        """Returns everything needed to continue training: networks, optimizer, learning rate, generator."""
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "learning_rate": self.learning_rate,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restores a `state_dict()` and discards any collected transitions.
+
+        Args:
+            state_dict: A mapping returned by `state_dict`.
+
+        Raises:
+            KeyError: If an entry is missing; the message names it.
+        """
+        missing = [k for k in ("actor", "critic", "optimizer", "learning_rate", "generator") if k not in state_dict]
+        if missing:
+            raise KeyError(f"PPO state dict lacks {', '.join(missing)}")
+        self.actor.load_state_dict(state_dict["actor"])
+        self.critic.load_state_dict(state_dict["critic"])
+        self.optimizer.load_state_dict(state_dict["optimizer"])
+        self.learning_rate = float(state_dict["learning_rate"])
+        self._set_optimizer_learning_rate()
+        self.generator.set_state(state_dict["generator"].cpu())
+        self.storage.clear()
+        self._pending = None
+
+    def _tensor(
+        self, value: Any, name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
+        """Returns `value` as a tensor on the PPO's device, or raises a ValueError naming it if the shape is wrong."""
+        tensor = torch.as_tensor(value, dtype=dtype, device=self.device)
+        if tuple(tensor.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(tensor.shape)}")
+        return tensor
