@@ -42,11 +42,12 @@ class CMakeBuild(build_ext):
         # build_lib/, or the source tree for --inplace; editable installs copy from build_lib/.
         output_dir = Path(self.get_ext_fullpath(self.extensions[0].name)).parent
         mujoco_dir = package_dir("mujoco")
-        tools = [sys.executable, pybind11.get_cmake_dir(), str(mujoco_dir)]
-        # One build folder per toolchain: an isolated pip build brings its own temporary Python.
-        build_dir = ROOT / "build" / ("cmake-" + hashlib.sha1("|".join(tools).encode()).hexdigest()[:10])
-        build_dir.mkdir(parents=True, exist_ok=True)
         names = [ext.name.rsplit(".", 1)[-1] for ext in self.extensions]
+        # One build folder per toolchain (an isolated pip build brings its own temporary Python) and
+        # env selection, so that builds of different envs can run side by side.
+        key = "|".join([sys.executable, pybind11.get_cmake_dir(), str(mujoco_dir), *names])
+        build_dir = ROOT / "build" / ("cmake-" + hashlib.sha1(key.encode()).hexdigest()[:10])
+        build_dir.mkdir(parents=True, exist_ok=True)
         configure = [
             "cmake", "-S", str(ROOT), "-B", str(build_dir),
             f"-DPython_EXECUTABLE={sys.executable}",

@@ -1,0 +1,116 @@
+"""From an env name and its cfg.yaml to a ready RaisimGymVecEnv."""
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.util
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+ENVS_DIR = PACKAGE_DIR / "env" / "envs"
+BIN_DIR = PACKAGE_DIR / "env" / "bin"
+RESOURCE_DIR = PACKAGE_DIR / "rsc"
+
+
+def load_cfg(path: str | Path) -> dict[str, Any]:
+    """Reads a cfg.yaml with the safe loader.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not valid YAML or not a mapping (the message names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"cfg file not found: {path}")
+    try:
+        cfg = YAML(typ="safe", pure=True).load(path.read_text())
+    except YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {error}") from error
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path} must hold a mapping with an 'environment:' section, got {type(cfg).__name__}")
+    return cfg
+
+
+def available_envs() -> list[str]:
+    """Env folders under env/envs (folders or symlinks to folders holding an Environment.hpp)."""
+    return sorted(p.name for p in ENVS_DIR.iterdir() if p.is_dir() and (p / "Environment.hpp").is_file())
+
+
+def import_env_module(name: str) -> ModuleType:
+    """The compiled module of env `name`.
+
+    Raises:
+        ValueError: there is no such env folder (lists the available ones).
+        ImportError: the folder exists but its module was not built.
+    """
+    if name not in available_envs():
+        raise ValueError(f"Env '{name}' not found. Available envs: {', '.join(available_envs())}")
+    if importlib.util.find_spec(f"raisimGymTorch.env.bin.{name}") is None:
+        raise ImportError(f"env '{name}' has not been compiled; build it with: pip install -e . (or RSG_ENVS={name} "
+                          "python setup.py build_ext --inplace)")
+    return importlib.import_module(f"raisimGymTorch.env.bin.{name}")
+
+
+def resource_dir(cfg: Mapping[str, Any]) -> Path:
+    """Where the env's model files are: raisimGymTorch/rsc, or a folder inside an installed package.
+
+    cfg.yaml may name a package that ships the model (``resources: {package: gymnasium.envs.mujoco,
+    folder: assets}``); arbitrary paths are not accepted, so a cfg cannot point the env at any file.
+    """
+    spec = cfg.get("resources")
+    if spec is None:
+        return RESOURCE_DIR
+    if not isinstance(spec, Mapping) or set(spec) - {"package", "folder"} or "package" not in spec:
+        raise ValueError("cfg key 'resources' must be a mapping {package: <python package>, folder: <subfolder>}")
+    package = importlib.util.find_spec(str(spec["package"]))
+    if package is None or not package.submodule_search_locations:
+        raise ValueError(f"cfg key 'resources.package': no installed package '{spec['package']}'")
+    root = Path(list(package.submodule_search_locations)[0]).resolve()
+    folder = (root / str(spec.get("folder", ""))).resolve()
+    if root != folder and root not in folder.parents:
+        raise ValueError(f"cfg key 'resources.folder' must stay inside the package '{spec['package']}'")
+    return folder
+
+
+def make_vec_env(
+    name: str,
+    cfg: Mapping[str, Any],
+    cfg_source: str = "cfg.yaml",
+    *,
+    num_envs: int | None = None,
+    num_threads: int | str | None = None,
+    seed: int | None = None,
+    normalize_ob: bool = True,
+    clip_obs: float = 10.0,
+) -> RaisimGymVecEnv:
+    """Builds the vectorized env `name` from a whole cfg (its ``environment`` section goes to C++).
+
+    Args:
+        name: Env folder name, e.g. ``rsg_anymal``.
+        cfg: The parsed cfg.yaml; it is not modified.
+        cfg_source: Shown in error messages about cfg keys.
+        num_envs: Overrides ``environment.num_envs``.
+        num_threads: Overrides ``environment.num_threads``.
+        seed: Overrides the top-level ``seed`` (default 0).
+        normalize_ob: Normalize observations with running statistics.
+        clip_obs: Clip normalized observations to this magnitude.
+    """
+    if "environment" not in cfg or not isinstance(cfg["environment"], Mapping):
+        raise ValueError(f"{cfg_source} needs an 'environment:' section")
+    environment = copy.deepcopy(dict(cfg["environment"]))
+    if num_envs is not None:
+        environment["num_envs"] = num_envs
+    if num_threads is not None:
+        environment["num_threads"] = num_threads
+    module = import_env_module(name)
+    impl = module.RaisimGymEnv(str(resource_dir(cfg)), environment, cfg_source)
+    return RaisimGymVecEnv(impl, normalize_ob=normalize_ob, seed=cfg.get("seed", 0) if seed is None else seed,
+                           clip_obs=clip_obs)
