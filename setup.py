@@ -25,6 +25,14 @@ def package_dir(name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def mujoco_library_version(mujoco_dir: Path) -> str:
+    """The version in the name of the libmujoco.so.<version> that the mujoco package ships."""
+    libraries = sorted(mujoco_dir.glob("libmujoco.so.*"))
+    if not libraries:
+        sys.exit(f"raisimGymTorch build: no libmujoco.so.* in {mujoco_dir}; pip install --force-reinstall mujoco")
+    return libraries[0].name.removeprefix("libmujoco.so.")
+
+
 def env_names() -> list[str]:
     """Env folders (or symlinks to folders) that hold an Environment.hpp."""
     selected = [name for name in os.environ.get("RSG_ENVS", "").split(",") if name]
@@ -36,6 +44,11 @@ def env_names() -> list[str]:
 
 
 class CMakeBuild(build_ext):
+    def run(self) -> None:
+        # setuptools clears `inplace` while building and copies the modules afterwards; remember it.
+        self.copies_to_source = bool(self.inplace or getattr(self, "editable_mode", False))
+        super().run()
+
     def build_extensions(self) -> None:
         import pybind11
 
@@ -62,6 +75,11 @@ class CMakeBuild(build_ext):
         subprocess.run(configure, check=True)
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
         subprocess.run(["cmake", "--build", str(build_dir), "-j", jobs], check=True)
+        # The modules link libmujoco.so.<version>; bin/__init__.py compares this record with the
+        # installed MuJoCo before any module loads, so a mismatch is a clear error, not a failed dlopen.
+        built_against = mujoco_library_version(mujoco_dir)
+        for folder in {output_dir, ENVS_DIR.parent / "bin"} if self.copies_to_source else {output_dir}:
+            (folder / "MUJOCO_VERSION").write_text(built_against + "\n")
 
 
 setup(

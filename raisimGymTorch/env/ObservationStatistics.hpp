@@ -14,15 +14,19 @@ class ObservationStatistics {
  public:
   ObservationStatistics() = default;
   explicit ObservationStatistics(int dim)
-      : mean_(Eigen::VectorXd::Zero(dim)), var_(Eigen::VectorXd::Ones(dim)), count_(0.0) {}
+      : mean_(Eigen::VectorXd::Zero(dim)),
+        var_(Eigen::VectorXd::Ones(dim)),
+        batchMean_(Eigen::VectorXd::Zero(dim)),
+        batchVar_(Eigen::VectorXd::Zero(dim)) {}
 
   // Folds the finite rows of `batch` (rows x dim) into the statistics; rows with NaN or inf are
   // skipped so that one diverged environment cannot poison normalization. Returns rows used.
   template <class Matrix>
   int update(const Matrix& batch) {
-    const int dim = static_cast<int>(mean_.size());
     // Two passes (mean, then squared deviations) stay accurate where sum-of-squares cancels.
-    Eigen::VectorXd batchMean = Eigen::VectorXd::Zero(dim);
+    Eigen::VectorXd& batchMean = batchMean_;
+    Eigen::VectorXd& batchVar = batchVar_;
+    batchMean.setZero();
     int rows = 0;
     for (int r = 0; r < batch.rows(); ++r) {
       if (!batch.row(r).allFinite()) continue;
@@ -32,7 +36,7 @@ class ObservationStatistics {
     if (rows == 0) return 0;
     const double n = rows;
     batchMean /= n;
-    Eigen::VectorXd batchVar = Eigen::VectorXd::Zero(dim);
+    batchVar.setZero();
     for (int r = 0; r < batch.rows(); ++r) {
       if (!batch.row(r).allFinite()) continue;
       batchVar += (batch.row(r).transpose().template cast<double>() - batchMean).cwiseAbs2();
@@ -46,9 +50,11 @@ class ObservationStatistics {
   void merge(const Eigen::VectorXd& otherMean, const Eigen::VectorXd& otherVar, double otherCount) {
     if (otherCount <= 0) return;
     const double total = count_ + otherCount;
-    const Eigen::VectorXd delta = otherMean - mean_;
-    mean_ += delta * (otherCount / total);
-    var_ = (var_ * count_ + otherVar * otherCount + delta.cwiseAbs2() * (count_ * otherCount / total)) / total;
+    for (Eigen::Index j = 0; j < mean_.size(); ++j) {
+      const double delta = otherMean[j] - mean_[j];
+      mean_[j] += delta * (otherCount / total);
+      var_[j] = (var_[j] * count_ + otherVar[j] * otherCount + delta * delta * (count_ * otherCount / total)) / total;
+    }
     count_ = total;
   }
 
@@ -82,6 +88,8 @@ class ObservationStatistics {
  private:
   Eigen::VectorXd mean_, var_;
   double count_ = 0.0;
+  // Scratch for update(), sized once so that updating allocates nothing.
+  Eigen::VectorXd batchMean_, batchVar_;
 };
 
 }  // namespace raisim

@@ -2,11 +2,14 @@
 
 The modules link MuJoCo's library from the installed `mujoco` package. Loading that library here,
 before any module, lets a module built in an isolated pip environment (whose build-time copy of
-MuJoCo is gone) find it by its soname.
+MuJoCo is gone) find it by its soname; checking the version first turns a mismatch into a clear
+error instead of a failed dlopen.
 """
 import ctypes
 import importlib.util
 from pathlib import Path
+
+REBUILD_COMMAND = "pip install -e .  (or: python setup.py build_ext --inplace)"
 
 
 def _load_mujoco_library() -> None:
@@ -17,6 +20,15 @@ def _load_mujoco_library() -> None:
     libraries = sorted(folder.glob("libmujoco.so.*"))
     if not libraries:
         raise ImportError(f"no libmujoco.so.* in {folder}; reinstall mujoco: pip install --force-reinstall mujoco")
+    installed = libraries[0].name.removeprefix("libmujoco.so.")
+    record = Path(__file__).with_name("MUJOCO_VERSION")
+    if record.is_file():
+        built_against = record.read_text().strip()
+        if built_against != installed:
+            raise ImportError(
+                f"raisimGymTorch's environments were built against MuJoCo {built_against}, but MuJoCo {installed} "
+                f"is installed; rebuild them with: {REBUILD_COMMAND}"
+            )
     ctypes.CDLL(str(libraries[0]), mode=ctypes.RTLD_GLOBAL)
 
 
