@@ -140,6 +140,13 @@ void requireFinite(const float* values, long long count, int columns, const char
                             std::to_string(k / columns) + ", column " + std::to_string(k % columns));
 }
 
+void requireFiniteVector(const double* values, long long count, const char* name) {
+  for (long long k = 0; k < count; ++k)
+    if (!std::isfinite(values[k]))
+      throw py::value_error(std::string(name) + " contains " + (std::isnan(values[k]) ? "NaN" : "inf") + " at index " +
+                            std::to_string(k));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
@@ -251,6 +258,27 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             return py::make_tuple(qpos, qvel);
           },
           py::arg("index") = 0, "(qpos, qvel) of environment `index`, copied.")
+      .def(
+          "setState",
+          [](Module& self, int index, const py::object& qpos, const py::object& qvel) {
+            auto& env = self.env();
+            if (index < 0 || index >= env.getNumOfEnvs())
+              throw py::index_error("env index " + std::to_string(index) + " out of range for " +
+                                    std::to_string(env.getNumOfEnvs()) + " environments");
+            World* world = env.environment(index).getWorld();
+            if (world == nullptr) throw std::runtime_error("this environment has no world");
+            const double* qposData = checkedBuffer<double>(qpos, "qpos", {world->nq()}, false);
+            const double* qvelData = checkedBuffer<double>(qvel, "qvel", {world->nv()}, false);
+            requireFiniteVector(qposData, world->nq(), "qpos");
+            requireFiniteVector(qvelData, world->nv(), "qvel");
+            const Eigen::VectorXd qposCopy = Eigen::Map<const Eigen::VectorXd>(qposData, world->nq());
+            const Eigen::VectorXd qvelCopy = Eigen::Map<const Eigen::VectorXd>(qvelData, world->nv());
+            withoutGil(self, [&] { world->setState(qposCopy, qvelCopy); });
+          },
+          py::arg("index"), py::arg("qpos"), py::arg("qvel"),
+          "Puts environment `index` in state (qpos, qvel) (float64 arrays of sizes nq and nv, finite) at time 0, as "
+          "World::setState does. The episode's step count is not restarted: call it right after reset() to start an "
+          "episode from a chosen state.")
       .def("getModelFile",
            [](Module& self) {
              const World* world = self.env().environment(0).getWorld();
