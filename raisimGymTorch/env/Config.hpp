@@ -5,6 +5,7 @@
 // `rewrad:`) is reported instead of being silently ignored.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -91,7 +92,13 @@ class Config {
         if (auto* v = std::get_if<bool>(&scalar_)) return *v;
         fail("must be true or false, got " + describe());
       } else if constexpr (std::is_integral_v<T>) {
-        if (auto* v = std::get_if<long long>(&scalar_)) return static_cast<T>(*v);
+        if (auto* v = std::get_if<long long>(&scalar_)) {
+          // A silent wrap-around would turn num_envs: 4294967298 into 2.
+          if (!inRange<T>(*v))
+            fail("must be an integer between " + std::to_string(std::numeric_limits<T>::min()) + " and " +
+                 std::to_string(std::numeric_limits<T>::max()) + ", got " + describe());
+          return static_cast<T>(*v);
+        }
         fail("must be an integer, got " + describe());
       } else if constexpr (std::is_floating_point_v<T>) {
         if (auto* v = std::get_if<double>(&scalar_)) return static_cast<T>(*v);
@@ -156,6 +163,15 @@ class Config {
 
   Config(Kind kind, std::string path, std::shared_ptr<const std::string> source)
       : kind_(kind), path_(std::move(path)), source_(std::move(source)) {}
+
+  template <class T>
+  static bool inRange(long long value) {
+    if constexpr (std::is_signed_v<T>)
+      return value >= static_cast<long long>(std::numeric_limits<T>::min()) &&
+             value <= static_cast<long long>(std::numeric_limits<T>::max());
+    else
+      return value >= 0 && static_cast<unsigned long long>(value) <= std::numeric_limits<T>::max();
+  }
 
   static std::string join(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;

@@ -1,0 +1,75 @@
+"""Shared fixtures: rsg_anymal environments built from its cfg.yaml through raisimGymTorch.env.make."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ANYMAL_CFG = ENVS_DIR / "rsg_anymal" / "cfg.yaml"
+
+# Passed as an environment override, removes the key from the cfg.
+REMOVE = object()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: compiles C++ (about half a minute); deselect with -m 'not slow'")
+
+
+def anymal_cfg(**environment: Any) -> dict[str, Any]:
+    """rsg_anymal's cfg.yaml with `environment:` keys overridden (or removed with REMOVE)."""
+    cfg = load_cfg(ANYMAL_CFG)
+    for key, value in environment.items():
+        if value is REMOVE:
+            cfg["environment"].pop(key, None)
+        else:
+            cfg["environment"][key] = value
+    return cfg
+
+
+@pytest.fixture
+def make_anymal():
+    """Factory of rsg_anymal vec envs, closed at the end of the test.
+
+    ``make_anymal(num_envs=2, num_threads=1, seed=0, normalize_ob=False, clip_obs=10.0, **environment)``;
+    the keyword arguments beyond those override keys of the cfg's ``environment:`` section.
+    Normalization is off unless asked for, so observations are the raw values.
+    """
+    created = []
+
+    def factory(
+        num_envs: int = 2,
+        *,
+        num_threads: int | str = 1,
+        seed: int = 0,
+        normalize_ob: bool = False,
+        clip_obs: float = 10.0,
+        cfg_source: str = "cfg.yaml",
+        **environment: Any,
+    ):
+        env = make_vec_env(
+            "rsg_anymal",
+            anymal_cfg(**environment),
+            cfg_source,
+            num_envs=num_envs,
+            num_threads=num_threads,
+            seed=seed,
+            normalize_ob=normalize_ob,
+            clip_obs=clip_obs,
+        )
+        created.append(env)
+        return env
+
+    yield factory
+    for env in created:
+        env.close()
+
+
+def random_actions(num_envs: int, num_acts: int, steps: int, seed: int = 0, scale: float = 1.0) -> np.ndarray:
+    """A reproducible (steps, num_envs, num_acts) float32 action sequence."""
+    rng = np.random.default_rng(seed)
+    return (scale * rng.standard_normal((steps, num_envs, num_acts))).astype(np.float32)

@@ -1,0 +1,236 @@
+"""Bad input raises a Python exception that names the problem, instead of crashing or running on garbage."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+from conftest import REMOVE, anymal_cfg, random_actions
+
+from raisimGymTorch.env.make import RESOURCE_DIR, import_env_module, make_vec_env
+
+NUM_OBS, NUM_ACTS = 34, 12
+
+
+@pytest.fixture
+def env(make_anymal):
+    return make_anymal(num_envs=2)
+
+
+@pytest.fixture
+def module():
+    return import_env_module("rsg_anymal")
+
+
+# --- arrays ------------------------------------------------------------------------------------
+
+
+def test_float64_action_is_rejected_naming_float32(env):
+    with pytest.raises(TypeError, match=r"action must have dtype float32, got float64"):
+        env.step(np.zeros((2, NUM_ACTS)))
+
+
+@pytest.mark.parametrize("shape", [(2, 11), (3, 12), (12,), (2, 12, 1)])
+def test_wrong_action_shape_names_both_shapes(env, shape):
+    got = "(" + ", ".join(map(str, shape)) + (",)" if len(shape) == 1 else ")")
+    with pytest.raises(ValueError, match=re.escape(f"action must have shape (2, 12), got {got}")):
+        env.step(np.zeros(shape, dtype=np.float32))
+
+
+def test_non_array_action_is_rejected(env):
+    with pytest.raises(TypeError, match="action must be a numpy array"):
+        env.step([[0.0] * NUM_ACTS] * 2)
+
+
+@pytest.mark.parametrize(
+    "make_view",
+    [lambda: np.zeros((2, 2 * NUM_ACTS), np.float32)[:, ::2], lambda: np.zeros((NUM_ACTS, 2), np.float32).T],
+    ids=["strided", "transposed"],
+)
+def test_non_contiguous_action_is_rejected(env, make_view):
+    action = make_view()
+    assert action.shape == (2, NUM_ACTS)
+    with pytest.raises(ValueError, match="action must be C-contiguous"):
+        env.step(action)
+
+
+def test_read_only_output_buffers_are_rejected(env):
+    observation = np.zeros((2, NUM_OBS), np.float32)
+    observation.flags.writeable = False
+    with pytest.raises(ValueError, match="observation must be writeable"):
+        env.wrapper.observe(observation, False)
+    reward = np.zeros(2, np.float32)
+    reward.flags.writeable = False
+    with pytest.raises(ValueError, match="reward must be writeable"):
+        env.wrapper.step(np.zeros((2, NUM_ACTS), np.float32), reward, np.zeros(2, bool), np.zeros(2, bool))
+
+
+def test_wrong_output_dtype_is_rejected(env):
+    with pytest.raises(TypeError, match="done must have dtype bool"):
+        env.wrapper.step(
+            np.zeros((2, NUM_ACTS), np.float32), np.zeros(2, np.float32), np.zeros(2, np.int8), np.zeros(2, bool)
+        )
+
+
+@pytest.mark.parametrize("value, name", [(np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "inf")])
+def test_non_finite_action_is_rejected_naming_row_and_column(env, value, name):
+    action = np.zeros((2, NUM_ACTS), np.float32)
+    action[1, 7] = value
+    before = env.observe(update_statistics=False).copy()
+    with pytest.raises(ValueError, match=rf"action contains {name} at row 1, column 7"):
+        env.step(action)
+    np.testing.assert_array_equal(env.observe(update_statistics=False), before)  # nothing was stepped
+
+
+def test_bad_statistics_are_rejected(env):
+    with pytest.raises(ValueError, match="mean must have shape"):
+        env.set_statistics(np.zeros(NUM_OBS - 1), np.ones(NUM_OBS), 1.0)
+    with pytest.raises(ValueError, match="non-negative variance"):
+        env.set_statistics(np.zeros(NUM_OBS), -np.ones(NUM_OBS), 1.0)
+    with pytest.raises(ValueError, match="count must be finite and non-negative"):
+        env.set_statistics(np.zeros(NUM_OBS), np.ones(NUM_OBS), -1.0)
+
+
+def test_bad_clip_and_seed_are_rejected(make_anymal, env):
+    with pytest.raises(ValueError, match="clip_obs must be positive"):
+        make_anymal(normalize_ob=True, clip_obs=0.0)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        env.seed(1.5)
+
+
+# --- names and cfg -----------------------------------------------------------------------------
+
+
+def test_unknown_env_name_lists_available_envs():
+    with pytest.raises(ValueError, match=r"Env 'rsg_anymall' not found\. Available envs: .*rsg_anymal"):
+        make_vec_env("rsg_anymall", anymal_cfg())
+
+
+def test_unknown_cfg_key_is_named_with_its_source(make_anymal):
+    message = r"unknown cfg key 'rewrad' in my_cfg\.yaml; keys this environment reads: .*p_gain"
+    with pytest.raises(ValueError, match=message):
+        make_anymal(cfg_source="my_cfg.yaml", rewrad={"torque": {"coeff": 1.0}})
+
+
+def test_unknown_nested_cfg_key_is_named(make_anymal):
+    reward = {"forwardVel": {"coeff": 0.3, "coef": 1.0}, "torque": {"coeff": -4e-6}}
+    with pytest.raises(ValueError, match=r"unknown cfg key 'reward\.forwardVel\.coef'"):
+        make_anymal(reward=reward)
+
+
+def test_missing_cfg_key_is_named(make_anymal):
+    with pytest.raises(ValueError, match=r"missing cfg key 'p_gain' in cfg\.yaml"):
+        make_anymal(p_gain=REMOVE)
+    with pytest.raises(ValueError, match=r"missing cfg key 'reward\.torque'"):
+        make_anymal(reward={"forwardVel": {"coeff": 0.3}})
+
+
+def test_unknown_reward_term_is_named(make_anymal):
+    reward = {"forwardVel": {"coeff": 0.3}, "torque": {"coeff": -4e-6}, "speed": {"coeff": 1.0}}
+    with pytest.raises(ValueError, match=r"unknown reward term 'speed' .*records: forwardVel, torque"):
+        make_anymal(reward=reward)
+
+
+def test_wrong_value_type_is_named(make_anymal):
+    with pytest.raises(ValueError, match=r"cfg key 'num_envs' must be an integer, got 'many'"):
+        make_anymal(num_envs="many")
+
+
+@pytest.mark.parametrize("num_envs", [0, -5, 10**9, 2**32 + 2, -(2**40)])
+def test_out_of_range_num_envs_is_rejected(make_anymal, num_envs):
+    with pytest.raises(ValueError, match=r"cfg key 'num_envs' must be"):
+        make_anymal(num_envs=num_envs)
+
+
+@pytest.mark.parametrize("num_threads", [0, -1, "lots", 10**6, 2**32 + 1, 1.5])
+def test_bad_num_threads_is_rejected(make_anymal, num_threads):
+    with pytest.raises(ValueError, match=r"cfg key 'num_threads' must be"):
+        make_anymal(num_threads=num_threads)
+
+
+def test_bad_time_steps_are_rejected(make_anymal):
+    with pytest.raises(ValueError, match=r"0 < simulation_dt <= control_dt"):
+        make_anymal(control_dt=0.001)
+    with pytest.raises(ValueError, match=r"cfg key 'max_time' must be positive"):
+        make_anymal(max_time=0.0)
+
+
+def test_malformed_yaml_string_is_a_value_error(module):
+    with pytest.raises(ValueError, match="cfg is not valid YAML"):
+        module.RaisimGymEnv(str(RESOURCE_DIR), "num_envs: [1, 2\nreward: {")
+    with pytest.raises(ValueError, match="cfg must be a YAML mapping"):
+        module.RaisimGymEnv(str(RESOURCE_DIR), "- just\n- a list\n")
+
+
+# --- model files -------------------------------------------------------------------------------
+
+
+def test_missing_model_file_is_file_not_found_naming_the_path(module, tmp_path):
+    with pytest.raises(FileNotFoundError, match=rf"{tmp_path}/anymal_c/anymal_c\.xml"):
+        module.RaisimGymEnv(str(tmp_path), anymal_cfg(num_envs=1)["environment"])
+
+
+def test_malformed_model_file_reports_mujocos_message(module, tmp_path):
+    model = tmp_path / "anymal_c" / "anymal_c.xml"
+    model.parent.mkdir()
+    model.write_text("<mujoco><worldbody><body name='a'></worldbody></mujoco>")
+    with pytest.raises(ValueError, match=r"MuJoCo rejected model file '.*anymal_c\.xml': .*(XML|xml|Error|error)"):
+        module.RaisimGymEnv(str(tmp_path), anymal_cfg(num_envs=1)["environment"])
+
+
+def test_model_without_the_envs_bodies_names_what_is_missing(module, tmp_path):
+    model = tmp_path / "anymal_c" / "anymal_c.xml"
+    model.parent.mkdir()
+    model.write_text("<mujoco><worldbody><body name='torso'><freejoint/><geom size='0.1'/></body></worldbody></mujoco>")
+    with pytest.raises(ValueError, match="12 actuators"):
+        module.RaisimGymEnv(str(tmp_path), anymal_cfg(num_envs=1)["environment"])
+
+
+# --- lifetime ----------------------------------------------------------------------------------
+
+
+def test_using_a_closed_env_raises(env):
+    env.close()
+    assert env.wrapper.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        env.observe()
+    with pytest.raises(RuntimeError, match="closed"):
+        env.step(np.zeros((2, NUM_ACTS), np.float32))
+    with pytest.raises(RuntimeError, match="closed"):
+        env.reset()
+    with pytest.raises(RuntimeError, match="closed"):
+        env.get_statistics()
+    env.close()  # closing twice is harmless
+
+
+# --- diverged physics --------------------------------------------------------------------------
+
+
+def test_diverged_simulation_is_reset_counted_and_warned(make_anymal):
+    # A 0.2 s physics step with violent actions makes MuJoCo's integrator blow up.
+    env = make_anymal(num_envs=4, simulation_dt=0.2, control_dt=0.2, max_time=1000.0, action_std=100.0)
+    actions = random_actions(4, NUM_ACTS, 100, seed=0, scale=100.0)
+    for step in range(100):
+        env.observe(update_statistics=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            reward, done = env.step(actions[step])
+        if env.diverged_resets:
+            break
+    assert env.diverged_resets >= 1, "the setup must make the physics diverge"
+    assert [w.category for w in caught] == [RuntimeWarning]
+    assert "diverged" in str(caught[0].message)
+    assert done.sum() >= env.diverged_resets
+    assert not env.truncated.any()
+    assert np.isfinite(reward).all()
+    diverged_rows = done & (reward == 0.0)
+    assert diverged_rows.any(), "a diverged env earns nothing, not even the terminal reward"
+    np.testing.assert_array_equal(env.final_observation()[diverged_rows], 0.0)
+    ob = env.observe(update_statistics=True)
+    assert np.isfinite(ob).all(), "every env, the reset one included, observes a finite state"
+    assert all(np.isfinite(x).all() for x in env.get_statistics()[:2])
+    # The reset env runs on.
+    counted = env.diverged_resets
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reward, done = env.step(np.zeros((4, NUM_ACTS), np.float32))
+    assert env.diverged_resets == counted

@@ -1,0 +1,322 @@
+"""The vectorized environment's contract, end to end against the compiled rsg_anymal module."""
+import numpy as np
+from conftest import random_actions
+
+NUM_OBS, NUM_ACTS = 34, 12
+RESET_HEIGHT = 0.55  # rsg_anymal starts every episode with the base at this height
+NOMINAL_JOINTS = np.array([0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8], dtype=np.float32)
+TERMINAL_REWARD = -10.0
+
+
+def zeros(env):
+    return np.zeros((env.num_envs, env.num_acts), dtype=np.float32)
+
+
+def normalized(raw, mean, var, clip):
+    """What observe() must return for raw observations: (raw - mean) / sqrt(var + 1e-8), clipped."""
+    raw, mean, var = (np.asarray(x, dtype=np.float64) for x in (raw, mean, var))
+    return np.clip((raw - mean) / np.sqrt(var + 1e-8), -clip, clip)
+
+
+# --- shapes, dtypes, buffers -------------------------------------------------------------------
+
+
+def test_dimensions_and_dtypes(make_anymal):
+    env = make_anymal(num_envs=3)
+    assert (env.num_envs, env.num_obs, env.num_acts) == (3, NUM_OBS, NUM_ACTS)
+    ob = env.observe()
+    assert ob.shape == (3, NUM_OBS) and ob.dtype == np.float32
+    reward, done = env.step(zeros(env))
+    assert reward.shape == (3,) and reward.dtype == np.float32
+    assert done.shape == (3,) and done.dtype == np.bool_
+    assert env.truncated.shape == (3,) and env.truncated.dtype == np.bool_
+    assert env.final_observation().shape == (3, NUM_OBS)
+
+
+def test_observe_fills_the_same_buffer_in_place(make_anymal):
+    env = make_anymal()
+    first = env.observe(update_statistics=False)
+    before = first.copy()
+    env.step(np.full((2, NUM_ACTS), 0.5, dtype=np.float32))
+    second = env.observe(update_statistics=False)
+    assert second is first
+    assert not np.array_equal(first, before), "the buffer handed out earlier must now hold the new observation"
+
+
+def test_step_returns_copies_that_the_next_step_does_not_overwrite(make_anymal):
+    env = make_anymal()
+    reward, done = env.step(np.full((2, NUM_ACTS), 0.5, dtype=np.float32))
+    kept_reward, kept_done = reward.copy(), done.copy()
+    next_reward, _ = env.step(np.full((2, NUM_ACTS), -0.5, dtype=np.float32))
+    assert not np.array_equal(next_reward, kept_reward)
+    np.testing.assert_array_equal(reward, kept_reward)
+    np.testing.assert_array_equal(done, kept_done)
+    assert not np.shares_memory(reward, next_reward)
+
+
+def test_raw_observation_of_the_reset_state(make_anymal):
+    env = make_anymal(reset_noise=0.0)
+    ob = env.observe(update_statistics=False)
+    np.testing.assert_array_equal(ob[:, 0], np.float32(RESET_HEIGHT))
+    np.testing.assert_array_equal(ob[:, 1:4], np.tile(np.float32([0, 0, 1]), (2, 1)))  # upright
+    np.testing.assert_array_equal(ob[:, 4:16], np.tile(NOMINAL_JOINTS, (2, 1)))
+    np.testing.assert_array_equal(ob[:, 16:], 0.0)  # at rest
+
+
+def test_reset_restarts_every_episode(make_anymal):
+    env = make_anymal(reset_noise=0.0)
+    initial = env.observe(update_statistics=False).copy()
+    for _ in range(3):
+        env.step(np.full((2, NUM_ACTS), 0.5, dtype=np.float32))
+    assert not np.array_equal(env.observe(update_statistics=False), initial)
+    env.reset()
+    np.testing.assert_array_equal(env.observe(update_statistics=False), initial)
+
+
+# --- episode ends: time limit, failure, auto-reset ------------------------------------------------
+
+
+def test_time_limit_truncates_at_exactly_max_time(make_anymal):
+    # control_dt 0.01 and max_time 0.05: every episode lasts 5 steps.
+    env = make_anymal(num_envs=3, max_time=0.05, reset_noise=0.0)
+    ends = []
+    for step in range(1, 13):
+        _, done = env.step(zeros(env))
+        truncated = env.truncated
+        np.testing.assert_array_equal(done, truncated)  # standing still, nothing fails
+        assert done.all() or not done.any()
+        if done.all():
+            ends.append(step)
+    assert ends == [5, 10]
+
+
+def test_auto_reset_keeps_the_final_observation(make_anymal):
+    limited = make_anymal(num_envs=3, max_time=0.05, seed=7)
+    unlimited = make_anymal(num_envs=3, max_time=100.0, seed=7)
+    actions = random_actions(3, NUM_ACTS, 5, scale=0.5)
+    first_observation = limited.observe(update_statistics=False).copy()
+    for step in range(5):
+        _, done = limited.step(actions[step])
+        unlimited.step(actions[step])
+        assert done.all() == (step == 4)
+    # The final observation is what observe() shows for that state in an env without a time limit.
+    final = limited.final_observation()
+    np.testing.assert_array_equal(final, unlimited.observe(update_statistics=False))
+    assert np.all(final[:, 0] < RESET_HEIGHT - 1e-3), "the final state has sagged below the reset height"
+    # The env itself already shows a new episode: back at the reset height.
+    after = limited.observe(update_statistics=False)
+    np.testing.assert_allclose(after[:, 0], RESET_HEIGHT)
+    np.testing.assert_array_equal(after[:, 16:22], 0.0)  # the base is at rest again
+    # The new episode is not the first one replayed: the env's generator moved on.
+    assert not np.array_equal(after, first_observation)
+
+
+def test_final_observation_is_normalized_like_observe(make_anymal):
+    normalizing = make_anymal(max_time=0.03, normalize_ob=True, clip_obs=5.0)
+    raw = make_anymal(max_time=0.03)
+    rng = np.random.default_rng(1)
+    mean = rng.standard_normal(NUM_OBS).astype(np.float32)
+    var = rng.uniform(0.01, 2.0, NUM_OBS).astype(np.float32)
+    normalizing.set_statistics(mean, var, 100.0)
+    for _ in range(3):
+        normalizing.step(zeros(normalizing))
+        _, done = raw.step(zeros(raw))
+    assert done.all()
+    np.testing.assert_allclose(
+        normalizing.final_observation(), normalized(raw.final_observation(), mean, var, 5.0), rtol=1e-6, atol=1e-6
+    )
+
+
+def test_failure_terminates_with_terminal_reward_and_is_not_truncated(make_anymal):
+    # Without joint stiffness the robot collapses and its base hits the ground.
+    env = make_anymal(num_envs=2, p_gain=0.0, d_gain=0.0, reset_noise=0.0, max_time=100.0)
+    for step in range(300):
+        reward, done = env.step(zeros(env))
+        if done.any():
+            break
+    assert done.all(), "both identical robots fall at the same step"
+    assert step > 5, "a robot standing at rest must not fail immediately"
+    assert not env.truncated.any()
+    terms = env.reward_terms()
+    np.testing.assert_allclose(reward, terms.sum(axis=1) + TERMINAL_REWARD, rtol=1e-5)
+    final = env.final_observation()
+    assert np.all(final[:, 0] < 0.4), "the final observation shows the collapsed robot"
+    np.testing.assert_allclose(env.observe(update_statistics=False)[:, 0], RESET_HEIGHT)
+    reward, done = env.step(zeros(env))
+    assert not done.any() and np.all(reward > TERMINAL_REWARD / 2), "the new episode starts healthy"
+
+
+def test_large_actions_fail_without_truncation(make_anymal):
+    env = make_anymal(num_envs=2, max_time=100.0)
+    actions = random_actions(2, NUM_ACTS, 200, scale=100.0)
+    failed = np.zeros(2, dtype=bool)
+    for step in range(200):
+        reward, done = env.step(actions[step])
+        assert not env.truncated.any()
+        np.testing.assert_array_less(reward[done], TERMINAL_REWARD / 2)  # -10 included
+        failed |= done
+        if failed.all():
+            break
+    assert failed.all()
+
+
+# --- reward terms ------------------------------------------------------------------------------
+
+
+def test_reward_is_the_sum_of_its_named_terms(make_anymal):
+    env = make_anymal(num_envs=3, max_time=100.0)
+    assert env.reward_names == ["forwardVel", "torque"]
+    actions = random_actions(3, NUM_ACTS, 5, scale=0.5)
+    for step in range(5):
+        reward, done = env.step(actions[step])
+        assert not done.any()
+        info = env.get_reward_info()
+        assert len(info) == 3 and all(set(terms) == {"forwardVel", "torque"} for terms in info)
+        from_info = np.array([[terms["forwardVel"], terms["torque"]] for terms in info])
+        np.testing.assert_allclose(env.reward_terms(), from_info, rtol=1e-6)
+        np.testing.assert_allclose(reward, from_info.sum(axis=1), rtol=1e-5, atol=1e-7)
+        assert np.all(from_info[:, 1] < 0), "torque is a penalty (coeff < 0) and the joints work"
+        assert np.all(from_info[:, 0] <= 0.3 * 4.0 + 1e-6), "forward velocity reward is capped at coeff * 4"
+    assert len(set(np.round(reward, 6))) > 1, "envs with different actions earn different rewards"
+
+
+def test_reward_coefficients_come_from_the_cfg(make_anymal):
+    base = make_anymal(max_time=100.0)
+    doubled = make_anymal(max_time=100.0, reward={"forwardVel": {"coeff": 0.6}, "torque": {"coeff": -8e-6}})
+    actions = random_actions(2, NUM_ACTS, 3, scale=0.5)
+    for step in range(3):
+        base.step(actions[step])
+        doubled.step(actions[step])
+    np.testing.assert_allclose(doubled.reward_terms(), 2 * base.reward_terms(), rtol=1e-6)
+
+
+# --- observation normalization ------------------------------------------------------------------
+
+
+def test_statistics_update_only_when_asked(make_anymal):
+    env = make_anymal(num_envs=3, normalize_ob=True)
+    mean, var, count = env.get_statistics()
+    assert count == 0.0
+    env.observe(update_statistics=False)
+    env.step(zeros(env))
+    env.observe(update_statistics=False)
+    after_mean, after_var, after_count = env.get_statistics()
+    assert after_count == 0.0
+    np.testing.assert_array_equal(after_mean, mean)
+    np.testing.assert_array_equal(after_var, var)
+    env.observe(update_statistics=True)
+    assert env.get_statistics()[2] == 3.0
+    env.observe()  # updating is the default, as in the original
+    assert env.get_statistics()[2] == 6.0
+    assert not np.array_equal(env.get_statistics()[0], mean)
+
+
+def test_statistics_merge_batches_into_the_mean_and_variance_of_their_union(make_anymal):
+    normalizing = make_anymal(num_envs=4, seed=3, normalize_ob=True)
+    raw = make_anymal(num_envs=4, seed=3)
+    actions = random_actions(4, NUM_ACTS, 6, scale=0.5)
+    batches = []
+    for step in range(6):
+        normalizing.observe(update_statistics=True)
+        batches.append(raw.observe(update_statistics=False).astype(np.float64))
+        normalizing.step(actions[step])
+        raw.step(actions[step])
+    union = np.concatenate(batches)
+    mean, var, count = normalizing.get_statistics()
+    assert count == len(union) == 24
+    np.testing.assert_allclose(mean, union.mean(axis=0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(var, union.var(axis=0), rtol=1e-5, atol=1e-7)
+
+
+def test_normalized_observation_formula(make_anymal):
+    normalizing = make_anymal(num_envs=3, seed=5, normalize_ob=True, clip_obs=3.0)
+    raw = make_anymal(num_envs=3, seed=5)
+    for _ in range(4):
+        normalizing.step(np.full((3, NUM_ACTS), 0.3, dtype=np.float32))
+        raw.step(np.full((3, NUM_ACTS), 0.3, dtype=np.float32))
+    rng = np.random.default_rng(2)
+    mean = rng.standard_normal(NUM_OBS).astype(np.float32)
+    var = rng.uniform(0.0, 2.0, NUM_OBS).astype(np.float32)
+    var[0] = 0.0  # a constant feature: the 1e-8 keeps it finite
+    normalizing.set_statistics(mean, var, 50.0)
+    expected = normalized(raw.observe(update_statistics=False), mean, var, 3.0)
+    np.testing.assert_allclose(normalizing.observe(update_statistics=False), expected, rtol=1e-6, atol=1e-6)
+    assert np.isclose(np.abs(expected).max(), 3.0), "some values were clipped, so clipping was checked"
+
+
+def test_a_constant_feature_normalizes_to_zero_not_nan(make_anymal):
+    # Features that never vary (zero variance) sit exactly at their mean: 0 / sqrt(0 + 1e-8) = 0.
+    env = make_anymal(normalize_ob=True, reset_noise=0.0)
+    raw = make_anymal(reset_noise=0.0).observe(update_statistics=False)
+    env.set_statistics(raw[0], np.zeros(NUM_OBS, np.float32), 100.0)
+    np.testing.assert_array_equal(env.observe(update_statistics=False), 0.0)
+
+
+def test_observe_normalizes_with_the_statistics_it_just_updated(make_anymal):
+    normalizing = make_anymal(num_envs=4, seed=3, normalize_ob=True)
+    raw = make_anymal(num_envs=4, seed=3)
+    actions = random_actions(4, NUM_ACTS, 3, scale=0.5)
+    for step in range(3):
+        ob = normalizing.observe(update_statistics=True)
+        mean, var, _ = normalizing.get_statistics()
+        # Float32 statistics of near-constant features amplify rounding, hence the tolerance.
+        expected = normalized(raw.observe(update_statistics=False), mean, var, 10.0)
+        np.testing.assert_allclose(ob, expected, rtol=1e-4, atol=2e-3)
+        normalizing.step(actions[step])
+        raw.step(actions[step])
+
+
+def test_clip_obs_bounds_normalized_observations(make_anymal):
+    env = make_anymal(num_envs=3, normalize_ob=True, clip_obs=0.5)
+    # Tiny variances blow every non-mean value far past the clip.
+    env.set_statistics(np.zeros(NUM_OBS, np.float32), np.full(NUM_OBS, 1e-6, np.float32), 10.0)
+    env.step(np.full((3, NUM_ACTS), 0.5, dtype=np.float32))
+    ob = env.observe(update_statistics=False)
+    assert np.abs(ob).max() == np.float32(0.5)
+    assert np.count_nonzero(np.abs(ob) == np.float32(0.5)) > NUM_OBS
+
+
+def test_without_normalization_observations_are_raw(make_anymal):
+    env = make_anymal(normalize_ob=False, reset_noise=0.0)
+    env.set_statistics(np.full(NUM_OBS, 5.0, np.float32), np.full(NUM_OBS, 0.01, np.float32), 10.0)
+    ob = env.observe(update_statistics=True)
+    np.testing.assert_array_equal(ob[:, 0], np.float32(RESET_HEIGHT))
+    np.testing.assert_array_equal(ob[:, 4:16], np.tile(NOMINAL_JOINTS, (2, 1)))
+    assert env.get_statistics()[2] == 12.0, "statistics still update, e.g. to be saved for later"
+
+
+def test_statistics_set_get_round_trip(make_anymal):
+    env = make_anymal(normalize_ob=True)
+    rng = np.random.default_rng(0)
+    mean = rng.standard_normal(NUM_OBS).astype(np.float32)
+    var = rng.uniform(0.1, 3.0, NUM_OBS).astype(np.float32)
+    env.set_statistics(mean, var, 12345.0)
+    got_mean, got_var, got_count = env.get_statistics()
+    np.testing.assert_array_equal(got_mean, mean)
+    np.testing.assert_array_equal(got_var, var)
+    assert got_count == 12345.0
+
+
+def test_save_and_load_scaling_round_trip(make_anymal, tmp_path):
+    trained = make_anymal(num_envs=3, normalize_ob=True, reset_noise=0.0)
+    for _ in range(3):
+        trained.observe(update_statistics=True)
+        trained.step(np.full((3, NUM_ACTS), 0.4, dtype=np.float32))
+    trained.save_scaling(tmp_path, "200")
+    assert {p.name for p in tmp_path.iterdir()} >= {"mean200.csv", "var200.csv"}
+
+    fresh = make_anymal(num_envs=3, normalize_ob=True, reset_noise=0.0)
+    fresh.load_scaling(tmp_path, 200)
+    mean, var, count = trained.get_statistics()
+    loaded_mean, loaded_var, loaded_count = fresh.get_statistics()
+    np.testing.assert_allclose(loaded_mean, mean, rtol=1e-6)
+    np.testing.assert_allclose(loaded_var, var, rtol=1e-6)
+    assert loaded_count == count == 9.0
+    # The loaded statistics are the ones used: both envs normalize the same state alike (the csv holds
+    # float32 values of double statistics, and near-constant features magnify that rounding).
+    trained.reset()
+    np.testing.assert_allclose(
+        fresh.observe(update_statistics=False), trained.observe(update_statistics=False), atol=1e-3
+    )
+    fresh.load_scaling(tmp_path, 200, count=1e5)
+    assert fresh.get_statistics()[2] == 1e5
