@@ -58,7 +58,13 @@ T* checkedBuffer(const py::handle& object, const char* name, const std::vector<p
 Config toConfig(const py::handle& value, const std::string& path, const std::shared_ptr<const std::string>& source) {
   if (value.is_none()) return Config::null(path, source);
   if (py::isinstance<py::bool_>(value)) return Config::scalar(value.cast<bool>(), path, source);
-  if (py::isinstance<py::int_>(value)) return Config::scalar(value.cast<long long>(), path, source);
+  if (py::isinstance<py::int_>(value)) {
+    int overflow = 0;
+    const long long integer = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+    if (overflow != 0)
+      throw py::value_error("cfg key '" + path + "' is an integer out of range (in " + *source + ")");
+    return Config::scalar(integer, path, source);
+  }
   if (py::isinstance<py::float_>(value)) return Config::scalar(value.cast<double>(), path, source);
   if (py::isinstance<py::str>(value)) return Config::scalar(value.cast<std::string>(), path, source);
   if (py::isinstance<py::dict>(value)) {
@@ -133,18 +139,16 @@ auto withoutGil(Module& self, Function&& function) {
   return function();
 }
 
-void requireFinite(const float* values, long long count, int columns, const char* name) {
-  for (long long k = 0; k < count; ++k)
-    if (!std::isfinite(values[k]))
-      throw py::value_error(std::string(name) + " contains " + (std::isnan(values[k]) ? "NaN" : "inf") + " at row " +
-                            std::to_string(k / columns) + ", column " + std::to_string(k % columns));
-}
-
-void requireFiniteVector(const double* values, long long count, const char* name) {
-  for (long long k = 0; k < count; ++k)
-    if (!std::isfinite(values[k]))
-      throw py::value_error(std::string(name) + " contains " + (std::isnan(values[k]) ? "NaN" : "inf") + " at index " +
-                            std::to_string(k));
+// Raises naming the first NaN/inf in `values`, a vector (rows == 0) or a rows x columns matrix.
+template <class T>
+void requireFinite(const T* values, long long rows, int columns, const char* name) {
+  const long long count = rows == 0 ? columns : rows * columns;
+  for (long long k = 0; k < count; ++k) {
+    if (std::isfinite(values[k])) continue;
+    const std::string where = rows == 0 ? "index " + std::to_string(k)
+                                               : "row " + std::to_string(k / columns) + ", column " + std::to_string(k % columns);
+    throw py::value_error(std::string(name) + " contains " + (std::isnan(values[k]) ? "NaN" : "inf") + " at " + where);
+  }
 }
 
 }  // namespace
@@ -181,7 +185,7 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             float* rewardData = checkedBuffer<float>(reward, "reward", {n}, true);
             bool* doneData = checkedBuffer<bool>(done, "done", {n}, true);
             bool* truncatedData = checkedBuffer<bool>(truncated, "truncated", {n}, true);
-            requireFinite(actionData, static_cast<long long>(n) * env.getActionDim(), env.getActionDim(), "action");
+            requireFinite(actionData, n, env.getActionDim(), "action");
             withoutGil(self, [&] {
               env.step(EigenConstRowMajorMatMap(actionData, n, env.getActionDim()), Eigen::Map<EigenVec>(rewardData, n),
                        Eigen::Map<EigenBoolVec>(doneData, n), Eigen::Map<EigenBoolVec>(truncatedData, n));
@@ -269,8 +273,8 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             if (world == nullptr) throw std::runtime_error("this environment has no world");
             const double* qposData = checkedBuffer<double>(qpos, "qpos", {world->nq()}, false);
             const double* qvelData = checkedBuffer<double>(qvel, "qvel", {world->nv()}, false);
-            requireFiniteVector(qposData, world->nq(), "qpos");
-            requireFiniteVector(qvelData, world->nv(), "qvel");
+            requireFinite(qposData, 0, world->nq(), "qpos");
+            requireFinite(qvelData, 0, world->nv(), "qvel");
             const Eigen::VectorXd qposCopy = Eigen::Map<const Eigen::VectorXd>(qposData, world->nq());
             const Eigen::VectorXd qvelCopy = Eigen::Map<const Eigen::VectorXd>(qvelData, world->nv());
             withoutGil(self, [&] { world->setState(qposCopy, qvelCopy); });

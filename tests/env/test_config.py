@@ -29,6 +29,12 @@ def test_num_envs_must_be_an_integer(make_anymal, value):
         make_anymal(num_envs=value)
 
 
+@pytest.mark.parametrize("value", [10**30, -(10**30)])
+def test_integer_beyond_64_bits_is_named(make_anymal, value):
+    with pytest.raises(ValueError, match=r"cfg key 'num_envs' is an integer out of range"):
+        make_anymal(num_envs=value)
+
+
 @pytest.mark.parametrize("value", [True, "80"])
 def test_bool_or_string_is_not_a_number(make_anymal, value):
     with pytest.raises(ValueError, match=r"cfg key 'p_gain' must be a number, got"):
