@@ -1,0 +1,219 @@
+"""Checkpoints full_<N>.pt: everything needed to resume training or to deploy, written atomically.
+
+A checkpoint is a plain dict that ``torch.load(weights_only=True)`` accepts:
+
+- ``format``, ``version``: mark the file as ours.
+- ``iteration``: how many PPO updates the networks have had; training resumes at this iteration.
+- ``env_name``, ``cfg_text``: the env folder and the cfg.yaml text of the run, so the file alone rebuilds the env.
+- ``obs_dim``, ``action_dim``: sizes the networks were built for.
+- ``actor`` (its ``std`` entry is the action std), ``critic``, ``optimizer``, ``learning_rate``, ``generator``:
+  `PPO.state_dict()`.
+- ``obs_mean``, ``obs_var`` (float32 [obs_dim]), ``obs_count`` (float64 scalar), ``normalize_ob``, ``clip_obs``:
+  the observation normalization of the training env.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from raisimGymTorch.algo.ppo import PPO
+from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
+
+CHECKPOINT_FORMAT = "raisimGymTorch checkpoint"
+CHECKPOINT_VERSION = 1
+_REQUIRED = {
+    "format": str,
+    "version": int,
+    "iteration": int,
+    "env_name": str,
+    "cfg_text": str,
+    "obs_dim": int,
+    "action_dim": int,
+    "actor": Mapping,
+    "critic": Mapping,
+    "optimizer": Mapping,
+    "learning_rate": float,
+    "generator": torch.Tensor,
+    "obs_mean": torch.Tensor,
+    "obs_var": torch.Tensor,
+    "obs_count": torch.Tensor,
+    "normalize_ob": bool,
+    "clip_obs": float,
+}
+
+
+def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: str, cfg_text: str) -> dict[str, Any]:
+    """Gathers the state of a training run into a checkpoint dict.
+
+    Args:
+        ppo: The algorithm (networks, optimizer, learning rate, generator).
+        env: The training env, whose observation statistics are saved.
+        iteration: Number of PPO updates done so far.
+        env_name: Env folder name, e.g. ``rsg_anymal``.
+        cfg_text: The run's cfg.yaml text.
+
+    Returns:
+        The checkpoint dict (tensors are copies, so later training does not change it).
+    """
+    mean, var, count = env.get_statistics()
+    state = ppo.state_dict()
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "iteration": int(iteration),
+        "env_name": env_name,
+        "cfg_text": cfg_text,
+        "obs_dim": int(ppo.actor.obs_dim),
+        "action_dim": int(ppo.actor.action_dim),
+        "actor": _cloned(state["actor"]),
+        "critic": _cloned(state["critic"]),
+        "optimizer": _cloned(state["optimizer"]),
+        "learning_rate": float(state["learning_rate"]),
+        "generator": state["generator"].clone(),
+        "obs_mean": torch.from_numpy(mean.copy()),
+        "obs_var": torch.from_numpy(var.copy()),
+        "obs_count": torch.tensor(count, dtype=torch.float64),
+        "normalize_ob": bool(env.normalize_ob),
+        "clip_obs": float(env.clip_obs),
+    }
+
+
+def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
+    """Writes `checkpoint` so that `path` holds either the old file or the complete new one, never a part.
+
+    The data goes to a temporary file in the same folder, is flushed and fsynced, and then replaces `path`
+    with ``os.replace`` (atomic on POSIX and Windows).
+
+    Args:
+        checkpoint: A dict from `make_checkpoint`.
+        path: Destination, e.g. ``<run_dir>/full_200.pt``.
+
+    Returns:
+        `path`.
+
+    Raises:
+        OSError: Writing failed; `path` is unchanged and the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        # os.open with 0o666 lets the umask decide permissions, as a plain open() would.
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as file:
+            torch.save(dict(checkpoint), file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Reads and checks a checkpoint with ``torch.load(weights_only=True)`` onto the CPU.
+
+    Args:
+        path: A ``full_<N>.pt`` file.
+
+    Returns:
+        The checkpoint dict.
+
+    Raises:
+        FileNotFoundError: There is no such file (the message names it).
+        ValueError: The file is corrupt, truncated or not a raisimGymTorch checkpoint (the message names it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch reports corruption as RuntimeError, UnpicklingError, EOFError, …
+        raise ValueError(f"{path} is not a readable checkpoint (corrupt or truncated?): {error}") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a raisimGymTorch checkpoint (no '{CHECKPOINT_FORMAT}' format marker); "
+                         "runner.py writes them as full_<iteration>.pt")
+    if checkpoint.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{path} has checkpoint version {checkpoint.get('version')!r}; this code reads version "
+                         f"{CHECKPOINT_VERSION}")
+    for key, kind in _REQUIRED.items():
+        value = checkpoint.get(key)
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise ValueError(f"{path} is damaged: entry {key!r} should be {kind.__name__}, got {type(value).__name__}")
+    for key in ("obs_mean", "obs_var"):
+        if tuple(checkpoint[key].shape) != (checkpoint["obs_dim"],):
+            raise ValueError(f"{path} is damaged: {key} has shape {tuple(checkpoint[key].shape)}, "
+                             f"expected ({checkpoint['obs_dim']},)")
+    return checkpoint
+
+
+def check_dimensions(checkpoint: Mapping[str, Any], obs_dim: int, action_dim: int, path: str | Path) -> None:
+    """Raises unless the checkpoint's networks fit an env with `obs_dim` observations and `action_dim` actions.
+
+    Raises:
+        ValueError: A size differs; the message gives both sizes and the file.
+    """
+    for what, saved, wanted in (("observation", checkpoint["obs_dim"], obs_dim),
+                                ("action", checkpoint["action_dim"], action_dim)):
+        if saved != wanted:
+            raise ValueError(f"{path} was trained with {what} size {saved}, but the env "
+                             f"'{checkpoint.get('env_name', '?')}' has {what} size {wanted}")
+
+
+def restore_checkpoint(checkpoint: Mapping[str, Any], ppo: PPO, env: RaisimGymVecEnv, path: str | Path) -> int:
+    """Loads a checkpoint into `ppo` and the observation statistics of `env`.
+
+    Args:
+        checkpoint: A dict from `load_checkpoint`.
+        ppo: Algorithm built with the checkpoint's cfg.
+        env: The training env.
+        path: The checkpoint's file, named in error messages.
+
+    Returns:
+        The iteration to continue from.
+
+    Raises:
+        ValueError: The sizes do not match the env, or the networks do not match the cfg's architecture.
+    """
+    check_dimensions(checkpoint, env.num_obs, env.num_acts, path)
+    try:
+        ppo.load_state_dict(checkpoint)
+    except (RuntimeError, KeyError, ValueError) as error:
+        raise ValueError(f"{path} does not fit the networks built from the cfg: {error}") from error
+    env.set_statistics(checkpoint["obs_mean"].numpy(), checkpoint["obs_var"].numpy(), float(checkpoint["obs_count"]))
+    return int(checkpoint["iteration"])
+
+
+def _cloned(state: Any) -> Any:
+    """A deep copy of nested dicts/lists of tensors, so the checkpoint does not alias live parameters."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, Mapping):
+        return {key: _cloned(value) for key, value in state.items()}
+    if isinstance(state, list):
+        return [_cloned(value) for value in state]
+    return state
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Makes the rename durable; not all platforms can open a directory, which is harmless."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

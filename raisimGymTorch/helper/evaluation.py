@@ -1,0 +1,197 @@
+"""The deployable policy (observation normalizer + actor mean) and deterministic evaluation episodes."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from raisimGymTorch.algo.ppo import Actor
+from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
+
+from .training_config import parse_training_config
+
+
+class NormalizedPolicy(nn.Module):
+    """Raw observations in, deterministic actions out: what runs on a robot and what gets exported.
+
+    The normalizer is the C++ one, ``clip((x - mean) / sqrt(var + 1e-8), -clip_obs, clip_obs)``, computed in
+    float64 as C++ does, with the training env's statistics frozen at construction.
+    """
+
+    def __init__(
+        self,
+        actor_mean: nn.Module,
+        obs_mean: torch.Tensor | np.ndarray,
+        obs_var: torch.Tensor | np.ndarray,
+        clip_obs: float,
+        normalize: bool = True,
+    ) -> None:
+        """Copies the actor's mean network and the statistics.
+
+        Args:
+            actor_mean: Maps normalized observations [B, obs_dim] to mean actions [B, action_dim]
+                (`Actor.architecture`); deep-copied, so later training does not change this policy.
+            obs_mean: Observation means [obs_dim].
+            obs_var: Observation variances [obs_dim].
+            clip_obs: Normalized observations are clipped to [-clip_obs, clip_obs].
+            normalize: False if the policy was trained on raw observations (normalize_ob off).
+        """
+        super().__init__()
+        self.actor_mean = copy.deepcopy(actor_mean).cpu().eval()
+        for parameter in self.actor_mean.parameters():
+            parameter.requires_grad_(False)
+        self.register_buffer("obs_mean", torch.as_tensor(obs_mean).detach().clone().to(torch.float64))
+        self.register_buffer("obs_std", torch.sqrt(torch.as_tensor(obs_var).detach().clone().to(torch.float64) + 1e-8))
+        self.clip_obs = float(clip_obs)
+        self.normalize = bool(normalize)
+
+    def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        """Returns mean actions [B, action_dim] for raw observations [B, obs_dim]."""
+        if self.normalize:
+            scaled = (observation.to(torch.float64) - self.obs_mean) / self.obs_std
+            observation = scaled.clamp(-self.clip_obs, self.clip_obs)
+        return self.actor_mean(observation.to(torch.float32))
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Mapping[str, Any]) -> NormalizedPolicy:
+        """Builds the policy of a checkpoint from `checkpoint.load_checkpoint`.
+
+        Raises:
+            ValueError: The stored weights do not fit the architecture in the stored cfg.
+        """
+        config = parse_training_config(checkpoint["cfg_text"], "the cfg stored in the checkpoint").ppo
+        actor = Actor(checkpoint["obs_dim"], checkpoint["action_dim"], config.policy_net, config.activation)
+        try:
+            actor.load_state_dict(checkpoint["actor"])
+        except RuntimeError as error:
+            raise ValueError(f"the checkpoint's actor does not fit its cfg's architecture: {error}") from error
+        return cls(actor.architecture, checkpoint["obs_mean"], checkpoint["obs_var"], checkpoint["clip_obs"],
+                   checkpoint["normalize_ob"])
+
+    @classmethod
+    def from_training(cls, actor: Actor, env: RaisimGymVecEnv) -> NormalizedPolicy:
+        """Freezes the current actor and the training env's current observation statistics."""
+        mean, var, _ = env.get_statistics()
+        return cls(actor.architecture, mean, var, env.clip_obs, env.normalize_ob)
+
+
+@dataclass
+class EvaluationResult:
+    """Per-episode outcomes of a deterministic evaluation."""
+
+    returns: np.ndarray
+    """Undiscounted return of each episode."""
+    lengths: np.ndarray
+    """Steps of each episode."""
+    falls: np.ndarray
+    """True where the episode ended by termination (a failure) rather than the time limit."""
+    reward_terms: dict[str, float] = field(default_factory=dict)
+    """Each reward term's mean per step over all evaluated steps."""
+    control_dt: float = 0.01
+    """Seconds per step."""
+
+    @property
+    def fall_rate(self) -> float:
+        """Share of episodes that ended in a fall (0 with no episodes)."""
+        return float(self.falls.mean()) if len(self.falls) else 0.0
+
+    @property
+    def mean_return(self) -> float:
+        """Mean undiscounted episode return."""
+        return float(self.returns.mean()) if len(self.returns) else 0.0
+
+    @property
+    def mean_length(self) -> float:
+        """Mean episode length in steps."""
+        return float(self.lengths.mean()) if len(self.lengths) else 0.0
+
+    def summary(self) -> str:
+        """One line for the console."""
+        return (f"{len(self.returns)} episodes, return {self.mean_return:.3f}, length {self.mean_length:.0f} steps "
+                f"({self.mean_length * self.control_dt:.2f} s), falls {100 * self.fall_rate:.0f}%")
+
+
+@torch.no_grad()
+def evaluate_policy(
+    policy: nn.Module,
+    env: RaisimGymVecEnv,
+    episodes_per_env: int = 1,
+    seed: int | None = None,
+    on_step: Callable[[], None] | None = None,
+    max_steps: int | None = None,
+) -> EvaluationResult:
+    """Runs `episodes_per_env` deterministic episodes in every env of `env`, as fast as it can.
+
+    Every env contributes the same number of episodes, so short (failed) episodes are not over-counted.
+
+    Args:
+        policy: Raw observations [N, obs_dim] to actions, e.g. a `NormalizedPolicy`.
+        env: An env built with ``normalize_ob=False``; it is reset first.
+        episodes_per_env: Episodes counted per env.
+        seed: Reseeds the env first, so that every evaluation starts from the same states.
+        on_step: Called at the start and after every step while env 0 is in a counted episode, e.g. to
+            capture a video frame of env 0.
+        max_steps: Stop after this many steps even if episodes are unfinished (those are not counted);
+            defaults to `episodes_per_env` times the env's time limit.
+
+    Returns:
+        The episodes' returns, lengths and falls, in the order they ended.
+
+    Raises:
+        ValueError: The env normalizes observations (the policy does that itself), or it has no time limit
+            and no `max_steps` is given.
+    """
+    if env.normalize_ob:
+        raise ValueError("evaluate_policy needs an env built with normalize_ob=False; the policy normalizes")
+    if max_steps is None:
+        time_limit = int(env.wrapper.getMaxEpisodeSteps())
+        if time_limit >= 2**40:
+            raise ValueError("the env has no time limit (max_time); pass max_steps to evaluate_policy")
+        max_steps = episodes_per_env * time_limit
+    if seed is not None:
+        env.seed(seed)
+    env.reset()
+    num_envs = env.num_envs
+    counted = np.zeros(num_envs, dtype=np.int64)
+    running_return = np.zeros(num_envs, dtype=np.float64)
+    running_length = np.zeros(num_envs, dtype=np.int64)
+    term_sums = np.zeros(len(env.reward_names), dtype=np.float64)
+    term_steps = 0
+    returns: list[float] = []
+    lengths: list[int] = []
+    falls: list[bool] = []
+    if on_step is not None:
+        on_step()
+    for _ in range(max_steps):
+        if (counted >= episodes_per_env).all():
+            break
+        observation = torch.from_numpy(env.observe(update_statistics=False))
+        actions = policy(observation).to(torch.float32).numpy()
+        rewards, dones = env.step(np.ascontiguousarray(actions))
+        truncated = env.truncated
+        active = counted < episodes_per_env
+        term_sums += env.reward_terms()[active].sum(axis=0)
+        term_steps += int(active.sum())
+        running_return += rewards
+        running_length += 1
+        for i in np.flatnonzero(dones & active):
+            returns.append(float(running_return[i]))
+            lengths.append(int(running_length[i]))
+            falls.append(not bool(truncated[i]))
+            counted[i] += 1
+        running_return[dones] = 0.0
+        running_length[dones] = 0
+        if on_step is not None and counted[0] < episodes_per_env:
+            on_step()
+    return EvaluationResult(
+        returns=np.asarray(returns),
+        lengths=np.asarray(lengths),
+        falls=np.asarray(falls, dtype=bool),
+        reward_terms={name: float(s / max(term_steps, 1)) for name, s in zip(env.reward_names, term_sums)},
+        control_dt=float(env.wrapper.getControlTimeStep()),
+    )

@@ -1,0 +1,114 @@
+"""Plays a checkpoint's deterministic policy: the shared code behind every env folder's tester.py."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from raisimGymTorch.env.make import make_vec_env
+
+from . import video
+from .checkpoint import check_dimensions, load_checkpoint
+from .evaluation import EvaluationResult, NormalizedPolicy, evaluate_policy
+from .training_config import parse_training_config
+
+NO_WEIGHT_MESSAGE = (
+    "tester.py needs a policy to play: pass -w path/to/full_<N>.pt\n"
+    "runner.py writes these into raisimGymTorch/data/<env>/<date-time>/ every eval_every_n iterations."
+)
+
+
+def play(
+    weight: str | Path,
+    env_name: str | None = None,
+    episodes: int = 1,
+    record_video: bool = True,
+    seed: int | None = None,
+    print_function: Callable[[str], None] = print,
+) -> tuple[EvaluationResult, Path | None]:
+    """Runs `episodes` deterministic episodes of a checkpoint's policy in one env and films them.
+
+    The env is rebuilt from the cfg stored in the checkpoint, so the run directory's other files are not needed.
+
+    Args:
+        weight: A ``full_<N>.pt`` checkpoint.
+        env_name: If given, the checkpoint must come from this env.
+        episodes: Episodes to play.
+        record_video: Write ``<checkpoint stem>_test.mp4`` next to the checkpoint (if a GL backend works).
+        seed: Seed of the env; defaults to the cfg's.
+        print_function: Where console lines go.
+
+    Returns:
+        The episodes' outcomes and the video's path (None without a video).
+
+    Raises:
+        FileNotFoundError: The checkpoint does not exist.
+        ValueError: It is corrupt, from another env, or does not fit the env.
+    """
+    weight = Path(weight)
+    checkpoint = load_checkpoint(weight)
+    if env_name is not None and checkpoint["env_name"] != env_name:
+        raise ValueError(f"{weight} was trained on env '{checkpoint['env_name']}', not '{env_name}'")
+    config = parse_training_config(checkpoint["cfg_text"], f"the cfg stored in {weight}")
+    env = make_vec_env(checkpoint["env_name"], config.cfg, config.source, num_envs=1, num_threads=1,
+                       seed=config.seed if seed is None else seed, normalize_ob=False)
+    recorder = None
+    try:
+        check_dimensions(checkpoint, env.num_obs, env.num_acts, weight)
+        policy = NormalizedPolicy.from_checkpoint(checkpoint)
+        if record_video:
+            if video.select_gl_backend() is None:
+                video.report_unavailable_once(print_function)
+            else:
+                every, fps = video.frame_stride(float(env.wrapper.getControlTimeStep()))
+                recorder = video.VideoRecorder(env.wrapper.getModelFile(), every=every)
+        on_step = None if recorder is None else (lambda: recorder.capture(*env.wrapper.getState(0)))
+        result = evaluate_policy(policy, env, episodes_per_env=episodes, on_step=on_step)
+        for index, (ret, length, fell) in enumerate(zip(result.returns, result.lengths, result.falls)):
+            print_function(f"episode {index + 1}: return {ret:.4f}, length {length} steps "
+                           f"({length * result.control_dt:.2f} s), {'fell' if fell else 'time limit'}")
+        video_path = None
+        if recorder is not None:
+            video_path = recorder.write_mp4(weight.with_name(f"{weight.stem}_test.mp4"), fps)
+            print_function(f"[video] {video_path}")
+    finally:
+        if recorder is not None:
+            recorder.close()
+        env.close()
+    return result, video_path
+
+
+def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
+    """The tester.py command line: ``-w full_N.pt [--episodes K] [--no-video] [--seed S]``."""
+    parser = argparse.ArgumentParser(prog=prog, description="Play a trained policy deterministically.")
+    parser.add_argument("-w", "--weight", default="", help="checkpoint full_<N>.pt written by runner.py")
+    parser.add_argument("--episodes", type=int, default=1, help="episodes to play (default 1)")
+    parser.add_argument("--no-video", action="store_true", help="do not write an mp4 next to the checkpoint")
+    parser.add_argument("--seed", type=int, default=None, help="env seed (default: the cfg's)")
+    return parser.parse_args(argv)
+
+
+def main(env_name: str, argv: Sequence[str] | None = None) -> int:
+    """Entry point of an env folder's tester.py.
+
+    Args:
+        env_name: The env folder name.
+        argv: Command-line arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The process exit code: 0 on success, 2 without -w, 1 on an error explained on stderr.
+    """
+    args = parse_args(argv, prog=f"{env_name}/tester.py")
+    if not args.weight:
+        print(NO_WEIGHT_MESSAGE, file=sys.stderr)
+        return 2
+    if args.episodes < 1:
+        print(f"--episodes must be at least 1, got {args.episodes}", file=sys.stderr)
+        return 2
+    try:
+        play(args.weight, env_name, args.episodes, not args.no_video, args.seed)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0

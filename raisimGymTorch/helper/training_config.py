@@ -1,0 +1,124 @@
+"""cfg.yaml as the trainer reads it: top-level keys checked, PPO settings gathered into a PPOConfig."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from raisimGymTorch.algo.ppo import PPOConfig
+
+TOP_LEVEL_KEYS = ("seed", "record_video", "environment", "architecture", "algorithm", "resources")
+DEFAULT_EVAL_EVERY_N = 200
+_BOOLEAN_WORDS = {"yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """A cfg.yaml checked for training; `cfg` is the parsed file, untouched."""
+
+    cfg: dict[str, Any]
+    """The whole parsed file; its ``environment`` section goes to C++."""
+    text: str
+    """The file's text, stored in checkpoints so that a checkpoint alone can rebuild the env."""
+    source: str
+    """Where the cfg came from, quoted in error messages."""
+    ppo: PPOConfig
+    """The ``architecture`` and ``algorithm`` sections merged."""
+    seed: int
+    """Seed of the environments, the network initialization and PPO's generator."""
+    record_video: bool
+    """Render an mp4 of every evaluation episode."""
+    eval_every_n: int
+    """Checkpoint and evaluate every this many iterations (``environment.eval_every_n``)."""
+
+
+def load_training_config(path: str | Path) -> TrainingConfig:
+    """Reads and checks a cfg.yaml.
+
+    Args:
+        path: The cfg.yaml.
+
+    Returns:
+        The checked config.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: Invalid YAML, an unknown key or a bad value; the message names the key and the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"cfg file not found: {path}")
+    return parse_training_config(path.read_text(), str(path))
+
+
+def parse_training_config(text: str, source: str = "cfg.yaml") -> TrainingConfig:
+    """Checks the text of a cfg.yaml, e.g. the copy stored in a checkpoint.
+
+    Args:
+        text: YAML text.
+        source: Named in error messages.
+
+    Returns:
+        The checked config.
+
+    Raises:
+        ValueError: Invalid YAML, an unknown key or a bad value; the message names the key and `source`.
+    """
+    try:
+        cfg = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as error:
+        raise ValueError(f"{source} is not valid YAML: {error}") from error
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{source} must hold a mapping with an 'environment:' section, got {type(cfg).__name__}")
+    for key in cfg:
+        if key not in TOP_LEVEL_KEYS:
+            raise ValueError(f"Unknown top-level key {key!r} in {source}. Valid keys: {', '.join(TOP_LEVEL_KEYS)}")
+    environment = cfg.get("environment")
+    if not isinstance(environment, Mapping):
+        raise ValueError(f"{source} needs an 'environment:' section (a mapping)")
+
+    seed = cfg.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"cfg key 'seed' in {source} must be an integer, got {seed!r}")
+    eval_every_n = environment.get("eval_every_n", DEFAULT_EVAL_EVERY_N)
+    if isinstance(eval_every_n, bool) or not isinstance(eval_every_n, int) or eval_every_n < 1:
+        raise ValueError(f"cfg key 'environment.eval_every_n' in {source} must be a positive integer, "
+                         f"got {eval_every_n!r}")
+    return TrainingConfig(
+        cfg=cfg,
+        text=text,
+        source=source,
+        ppo=_ppo_config(cfg, source),
+        seed=seed,
+        record_video=_boolean(cfg.get("record_video", False), "record_video", source),
+        eval_every_n=eval_every_n,
+    )
+
+
+def _ppo_config(cfg: Mapping[str, Any], source: str) -> PPOConfig:
+    """Merges ``architecture`` and ``algorithm`` into one PPOConfig; a key may appear in only one of them."""
+    merged: dict[str, Any] = {}
+    for section in ("architecture", "algorithm"):
+        settings = cfg.get(section) or {}
+        if not isinstance(settings, Mapping):
+            raise ValueError(f"cfg section '{section}' in {source} must be a mapping, got {type(settings).__name__}")
+        # Checked section by section so that an unknown key's message says where it is.
+        PPOConfig.from_dict(settings, source=f"{source} (section '{section}')")
+        for key, value in settings.items():
+            if key in merged:
+                raise ValueError(f"PPO setting {key!r} appears in both 'architecture' and 'algorithm' in {source}")
+            merged[key] = value
+    return PPOConfig.from_dict(merged, source=source)
+
+
+def _boolean(value: Any, key: str, source: str) -> bool:
+    """True/false, also spelled yes/no/on/off as YAML 1.1 (and the original cfg files) do."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _BOOLEAN_WORDS:
+        return _BOOLEAN_WORDS[value.lower()]
+    raise ValueError(f"cfg key {key!r} in {source} must be true or false, got {value!r}")

@@ -1,0 +1,151 @@
+"""Checkpoints: everything survives a round trip, writes are atomic, and bad files give errors naming them."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from raisimGymTorch.algo.ppo import PPO, Actor, Critic, PPOConfig
+from raisimGymTorch.helper import checkpoint as checkpoint_module
+from raisimGymTorch.helper.checkpoint import (
+    check_dimensions,
+    load_checkpoint,
+    make_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+)
+
+from small_setup import small_cfg_text, small_env  # noqa: F401  (fixture)
+
+
+def trained_ppo(env, seed=0, steps=5):
+    """A PPO on `env` after one update, so that optimizer, lr, generator and statistics are all non-trivial."""
+    torch.manual_seed(seed)
+    config = PPOConfig(policy_net=[16, 16], value_net=[16, 16])
+    ppo = PPO(Actor(env.num_obs, env.num_acts, [16, 16]), Critic(env.num_obs, [16, 16]), env.num_envs, steps, config,
+              seed=seed)
+    env.reset()
+    obs = env.observe()
+    for _ in range(steps):
+        rewards, dones = env.step(ppo.act(obs).numpy())
+        truncated = env.truncated
+        ppo.process_step(rewards, dones, truncated, env.final_observation() if truncated.any() else None)
+        obs = env.observe()
+    ppo.update(obs)
+    return ppo
+
+
+def assert_nested_equal(a, b, where="checkpoint"):
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert set(a) == set(b), where
+        for key in a:
+            assert_nested_equal(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_nested_equal(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def test_round_trip_keeps_every_field(small_env, tmp_path):
+    env = small_env()
+    ppo = trained_ppo(env)
+    saved = make_checkpoint(ppo, env, iteration=7, env_name="rsg_anymal", cfg_text=small_cfg_text())
+    path = save_checkpoint(saved, tmp_path / "full_7.pt")
+    loaded = load_checkpoint(path)
+
+    assert_nested_equal(saved, loaded)
+    assert loaded["iteration"] == 7 and loaded["env_name"] == "rsg_anymal"
+    assert loaded["cfg_text"] == small_cfg_text()
+    assert (loaded["obs_dim"], loaded["action_dim"]) == (env.num_obs, env.num_acts)
+    assert torch.equal(loaded["actor"]["std"], ppo.actor.std.detach())
+    assert loaded["learning_rate"] == ppo.learning_rate
+    assert loaded["optimizer"]["state"], "the optimizer's moment estimates are saved"
+    mean, var, count = env.get_statistics()
+    np.testing.assert_array_equal(loaded["obs_mean"].numpy(), mean)
+    np.testing.assert_array_equal(loaded["obs_var"].numpy(), var)
+    assert float(loaded["obs_count"]) == count > 0
+
+
+def test_restore_puts_state_back_into_fresh_objects(small_env, tmp_path):
+    env = small_env()
+    ppo = trained_ppo(env)
+    path = save_checkpoint(make_checkpoint(ppo, env, 3, "rsg_anymal", small_cfg_text()), tmp_path / "full_3.pt")
+
+    other_env = small_env()
+    other = trained_ppo(other_env, seed=1)
+    assert restore_checkpoint(load_checkpoint(path), other, other_env, path) == 3
+    assert_nested_equal(ppo.state_dict(), other.state_dict(), "ppo state")
+    for a, b in zip(env.get_statistics(), other_env.get_statistics()):
+        np.testing.assert_array_equal(a, b)
+    # The restored generator draws what the original draws.
+    assert torch.equal(torch.randn(5, generator=ppo.generator), torch.randn(5, generator=other.generator))
+
+
+def test_failed_write_leaves_previous_checkpoint_intact(small_env, tmp_path, monkeypatch):
+    env = small_env()
+    ppo = trained_ppo(env)
+    path = tmp_path / "full_0.pt"
+    save_checkpoint(make_checkpoint(ppo, env, 0, "rsg_anymal", "a: 1"), path)
+    before = path.read_bytes()
+
+    real_save = torch.save
+
+    def save_half_then_fail(obj, file, *args, **kwargs):
+        real_save(obj, file, *args, **kwargs)
+        file.seek(len(before) // 2)
+        file.truncate()
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", save_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(make_checkpoint(ppo, env, 1, "rsg_anymal", "a: 2"), path)
+
+    assert path.read_bytes() == before
+    assert load_checkpoint(path)["iteration"] == 0
+    assert os.listdir(tmp_path) == ["full_0.pt"], "the temporary file is removed"
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere/full_5.pt"):
+        load_checkpoint(tmp_path / "nowhere" / "full_5.pt")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_corrupt_file_is_a_value_error_naming_it(small_env, tmp_path, damage):
+    env = small_env()
+    path = save_checkpoint(make_checkpoint(trained_ppo(env), env, 0, "rsg_anymal", "a: 1"), tmp_path / "full_0.pt")
+    data = path.read_bytes()
+    path.write_bytes({"truncated": data[: len(data) // 2], "garbage": os.urandom(4096), "empty": b""}[damage])
+    with pytest.raises(ValueError, match=f"{path}.*corrupt or truncated"):
+        load_checkpoint(path)
+
+
+def test_other_torch_files_are_not_checkpoints(tmp_path):
+    plain = tmp_path / "weights.pt"
+    torch.save({"actor_architecture_state_dict": {}}, plain)  # e.g. the original raisimGymTorch's format
+    with pytest.raises(ValueError, match=f"{plain} is not a raisimGymTorch checkpoint"):
+        load_checkpoint(plain)
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this must not run",))
+
+    pickled = tmp_path / "evil.pt"
+    pickled.write_bytes(pickle.dumps(Evil(), protocol=2))
+    with pytest.raises(ValueError, match=str(pickled)):
+        load_checkpoint(pickled)  # weights_only=True refuses arbitrary objects
+
+
+def test_mismatched_sizes_name_both_and_the_file(small_env, tmp_path):
+    env = small_env()
+    ppo = trained_ppo(env)
+    checkpoint = make_checkpoint(ppo, env, 0, "rsg_anymal", "a: 1")
+    with pytest.raises(ValueError, match=r"full_0.pt was trained with observation size 34, .* observation size 30"):
+        check_dimensions(checkpoint, 30, env.num_acts, tmp_path / "full_0.pt")
+    with pytest.raises(ValueError, match=r"action size 12, .* action size 8"):
+        check_dimensions(checkpoint, env.num_obs, 8, "full_0.pt")

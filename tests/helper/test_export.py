@@ -1,0 +1,90 @@
+"""The exported policy is the training-time policy: same normalizer as C++, same actor, same actions."""
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from raisimGymTorch.algo.ppo import Actor
+from raisimGymTorch.helper.evaluation import NormalizedPolicy
+from raisimGymTorch.helper.export import export_onnx, export_torchscript
+
+from small_setup import small_env  # noqa: F401  (fixture)
+
+
+def env_with_statistics(make_env, steps=30):
+    """A normalizing env whose statistics have seen `steps` batches of random-action states."""
+    env = make_env(normalize_ob=True, num_envs=8)
+    rng = np.random.default_rng(0)
+    env.reset()
+    for _ in range(steps):
+        env.observe(update_statistics=True)
+        env.step(rng.standard_normal((env.num_envs, env.num_acts)).astype(np.float32))
+    return env
+
+
+def raw_and_normalized(env):
+    """The same states observed twice: raw, and normalized by C++ with the env's current statistics."""
+    env.wrapper.setNormalization(False, env.clip_obs)
+    raw = env.observe(update_statistics=False).copy()
+    env.wrapper.setNormalization(True, env.clip_obs)
+    normalized = env.observe(update_statistics=False).copy()
+    return raw, normalized
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+def test_torchscript_export_matches_policy_and_cpp_normalization(small_env, tmp_path):
+    env = env_with_statistics(small_env)
+    torch.manual_seed(0)
+    actor = Actor(env.num_obs, env.num_acts, [32, 32])
+    torch.nn.init.normal_(actor.architecture[-1].weight, std=0.5)  # a non-trivial output layer
+    policy = NormalizedPolicy.from_training(actor, env)
+    exported = torch.jit.load(str(export_torchscript(policy, tmp_path / "policy_0.pt")))
+
+    raw, cpp_normalized = raw_and_normalized(env)
+    raw[0, :5] = 1e6  # far outside the statistics: the clip must match too
+    cpp_normalized[0, :5] = env.clip_obs
+    with torch.no_grad():
+        from_export = exported(torch.from_numpy(raw))
+        from_policy = policy(torch.from_numpy(raw))
+        from_actor = actor.act_deterministic(torch.from_numpy(cpp_normalized))
+
+    assert torch.equal(from_export, from_policy)
+    torch.testing.assert_close(from_policy, from_actor, rtol=1e-5, atol=1e-5)
+    assert from_policy.abs().max() > 0.1, "the comparison is not between near-zero outputs"
+
+
+def test_policy_is_a_frozen_copy(small_env):
+    env = env_with_statistics(small_env, steps=3)
+    actor = Actor(env.num_obs, env.num_acts, [8])
+    policy = NormalizedPolicy.from_training(actor, env)
+    obs = torch.randn(2, env.num_obs)
+    before = policy(obs)
+    with torch.no_grad():
+        actor.architecture[-1].bias.add_(1.0)
+    env.observe(update_statistics=True)
+    assert torch.equal(policy(obs), before)
+
+
+def test_without_normalization_the_policy_is_the_actor(small_env):
+    env = small_env(normalize_ob=False)
+    actor = Actor(env.num_obs, env.num_acts, [8])
+    policy = NormalizedPolicy.from_training(actor, env)
+    obs = 100 * torch.randn(3, env.num_obs)
+    assert torch.equal(policy(obs), actor.act_deterministic(obs).detach())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnx") is None, reason="the onnx package is not installed")
+def test_onnx_export_writes_a_file(small_env, tmp_path):  # pragma: no cover - needs onnx
+    env = env_with_statistics(small_env, steps=3)
+    policy = NormalizedPolicy.from_training(Actor(env.num_obs, env.num_acts, [8]), env)
+    path = export_onnx(policy, env.num_obs, tmp_path / "policy_0.onnx")
+    assert path is not None and path.stat().st_size > 0
+
+
+def test_onnx_export_is_skipped_without_onnx(small_env, tmp_path, monkeypatch):
+    env = small_env(normalize_ob=False)
+    policy = NormalizedPolicy.from_training(Actor(env.num_obs, env.num_acts, [8]), env)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else object())
+    assert export_onnx(policy, env.num_obs, tmp_path / "policy_0.onnx") is None
+    assert not (tmp_path / "policy_0.onnx").exists()

@@ -1,0 +1,74 @@
+"""Videos: evaluation episodes and tester.py write mp4 files when an offscreen GL backend exists.
+
+The rendering runs in a child process because MuJoCo fixes its GL backend when first imported, and other
+tests in this process may already have imported it without choosing one.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from small_setup import small_cfg_text
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from raisimGymTorch.helper import player, trainer, video
+
+    root = Path(sys.argv[1])
+    lines = []
+    result = trainer.train("rsg_anymal", root / "cfg.yaml", iterations=int(sys.argv[2]), run_root=root / "data",
+                           eval_envs=2, update_threads=1, print_function=lines.append)
+    played = player.play(result.last_checkpoint, "rsg_anymal", print_function=lines.append)
+    print(json.dumps({"backend": video.select_gl_backend(), "reason": video.unavailable_reason(),
+                      "lines": lines, "run_dir": str(result.run_dir), "tester_video": str(played[1])}))
+""")
+
+
+def run_script(tmp_path, iterations, **environment):
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(iterations)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **environment})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_training_and_tester_write_videos(tmp_path):
+    (tmp_path / "cfg.yaml").write_text(small_cfg_text({"max_time": 0.3}, record_video=True))
+    report = run_script(tmp_path, iterations=0)
+    if report["backend"] is None:
+        # Said once, and training went on.
+        assert sum("no OpenGL backend" in line for line in report["lines"]) == 1
+        pytest.skip(f"no offscreen OpenGL backend on this machine: {report['reason']}")
+
+    import imageio.v3 as iio
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = Path(report["run_dir"])
+    for path in [run_dir / "video_0.mp4", Path(report["tester_video"])]:
+        frames = iio.imread(path)
+        # 0.3 s at a 0.01 s control step, one frame in 3 (33 fps): 10 frames of 640 x 480.
+        assert frames.shape == (10, 480, 640, 3), path
+        assert frames.std() > 5, "the frames show something"
+    assert report["tester_video"] == str(run_dir / "full_0_test.mp4")
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert "Evaluation/frames" in events.Tags()["images"]
+
+
+def test_without_gl_it_says_so_once_and_trains_on(tmp_path):
+    (tmp_path / "cfg.yaml").write_text(small_cfg_text({"max_time": 0.3}, record_video=True))
+    # GLFW needs a display; without one it is a backend that surely fails.
+    environment = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), "1"], capture_output=True, text=True,
+                          timeout=300, env={**environment, "MUJOCO_GL": "glfw"})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["backend"] is None and "MUJOCO_GL=glfw" in report["reason"]
+    said = [line for line in report["lines"] if "no OpenGL backend" in line]
+    assert len(said) == 1 and "apt-get install" in said[0], report["lines"]
+    assert sum(line.startswith("[evaluation]") for line in report["lines"]) == 2, "training and evaluation went on"
+    assert report["tester_video"] == "None" and not list(Path(report["run_dir"]).glob("*.mp4"))

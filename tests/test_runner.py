@@ -1,0 +1,235 @@
+"""runner.py and tester.py end to end on rsg_anymal: learning, resuming, stopping, and bad input."""
+import copy
+import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from ruamel.yaml import YAML
+
+from raisimGymTorch.algo.ppo import PPO
+from raisimGymTorch.env.make import ENVS_DIR, load_cfg
+from raisimGymTorch.helper import player, trainer
+from raisimGymTorch.helper.checkpoint import load_checkpoint, save_checkpoint
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ANYMAL_DIR = ENVS_DIR / "rsg_anymal"
+
+
+def write_cfg(directory, environment=None, **top_level):
+    """rsg_anymal's shipped cfg.yaml made small (few envs, short episodes, small networks, no video)."""
+    cfg = copy.deepcopy(load_cfg(ANYMAL_DIR / "cfg.yaml"))
+    cfg["record_video"] = False
+    cfg["environment"].update({"num_envs": 8, "num_threads": 1, "max_time": 0.2, "eval_every_n": 2})
+    cfg["environment"].update(environment or {})
+    cfg["architecture"] = {"policy_net": [32, 32], "value_net": [32, 32]}
+    cfg.update(top_level)
+    stream = io.StringIO()
+    YAML(typ="safe", pure=True).dump(cfg, stream)
+    path = Path(directory) / "cfg.yaml"
+    path.write_text(stream.getvalue())
+    return path
+
+
+def run(cfg_path, tmp_path, lines=None, **kwargs):
+    kwargs.setdefault("eval_envs", 2)
+    # Batches this small gain nothing from a second thread, and waking one costs seconds on a busy machine.
+    kwargs.setdefault("update_threads", 1)
+    printed = [] if lines is None else lines
+    return trainer.train("rsg_anymal", cfg_path, run_root=tmp_path / "data", print_function=printed.append, **kwargs)
+
+
+def average_rewards(lines):
+    return [float(line.split("average reward")[1].split("|")[0]) for line in lines if line.startswith("iteration")]
+
+
+def assert_identical(a, b, where):
+    """Nested dicts/lists of tensors and numbers are equal bit for bit."""
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for index, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{where}[{index}]")
+    else:
+        assert a == b, where
+
+
+def test_short_training_raises_the_average_reward(tmp_path):
+    # 32 envs x 100 steps; 1 s episodes so that every iteration sees whole episodes. Early falls (-10 each)
+    # dominate the reward; across seeds 0-7 the last two iterations beat the first two by 0.03-0.06 per step.
+    cfg = write_cfg(tmp_path, {"num_envs": 32, "max_time": 1.0, "eval_every_n": 100}, seed=1)
+    lines = []
+    result = run(cfg, tmp_path, lines, iterations=8)
+    rewards = average_rewards(lines)
+    assert len(rewards) == 8 and result.iteration == 8
+    assert sum(rewards[-2:]) / 2 > sum(rewards[:2]) / 2 + 0.015, rewards
+
+
+def test_run_directory_holds_cfg_code_logs_checkpoints_and_exports(tmp_path):
+    cfg = write_cfg(tmp_path)
+    lines = []
+    result = run(cfg, tmp_path, lines, iterations=3)
+    files = sorted(p.name for p in result.run_dir.iterdir())
+    assert result.run_dir.parent == tmp_path / "data" / "rsg_anymal"
+    assert {"cfg.yaml", "Environment.hpp", "full_0.pt", "full_2.pt", "full_3.pt", "policy_0.pt", "policy_3.pt"} <= set(
+        files), files
+    assert any(name.startswith("events.out.tfevents") for name in files)
+    assert (result.run_dir / "cfg.yaml").read_text() == cfg.read_text()
+    assert result.last_checkpoint == result.run_dir / "full_3.pt"
+    assert lines.count(f"[runner] to watch training: tensorboard --logdir {result.run_dir.parent}") == 1
+    progress = [line for line in lines if line.startswith("iteration")]
+    assert len(progress) == 3 and all("steps/s" in line and "real-time factor" in line for line in progress)
+    assert sum(line.startswith("[evaluation]") for line in lines) == 3  # iterations 0, 2 and the end
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(result.run_dir))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    for tag in ["PPO/surrogate_loss", "PPO/value_loss", "PPO/learning_rate", "PPO/mean_std", "PPO/kl",
+                "Reward/mean_per_step", "Reward/forwardVel", "Reward/torque", "Perf/steps_per_second",
+                "Perf/real_time_factor", "Perf/rollout_seconds", "Perf/update_seconds", "Episode/done_rate",
+                "Episode/termination_rate", "Episode/timeout_rate", "Episode/length_steps", "Evaluation/return",
+                "Evaluation/fall_rate"]:
+        assert tag in tags, tag
+    assert [event.step for event in events.Scalars("PPO/learning_rate")] == [0, 1, 2]
+
+
+def test_retrain_resumes_exactly(tmp_path):
+    cfg = write_cfg(tmp_path)
+    first = run(cfg, tmp_path, iterations=2)
+    saved = load_checkpoint(first.last_checkpoint)
+    assert saved["iteration"] == 2
+
+    lines = []
+    second = run(cfg, tmp_path, lines, mode="retrain", weight=first.last_checkpoint, iterations=1)
+    # eval_every_n = 2: the resumed run checkpoints iteration 2 before training, i.e. the state right after loading.
+    at_load = load_checkpoint(second.run_dir / "full_2.pt")
+    for key in ["iteration", "learning_rate", "obs_mean", "obs_var", "obs_count", "generator", "actor", "critic",
+                "optimizer"]:
+        assert_identical(at_load[key], saved[key], key)
+    assert [line.split("|")[0].split()[1] for line in lines if line.startswith("iteration")] == ["2"]
+    assert second.iteration == 3 and second.last_checkpoint.name == "full_3.pt"
+    final = load_checkpoint(second.last_checkpoint)
+    assert final["iteration"] == 3 and float(final["obs_count"]) > float(saved["obs_count"])
+
+
+def test_nan_loss_stops_naming_the_iteration_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    cfg = write_cfg(tmp_path, {"eval_every_n": 1})
+    real_update = PPO.update
+    calls = []
+
+    def update(self, last_obs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise FloatingPointError("non-finite loss nan (simulated)")
+        return real_update(self, last_obs)
+
+    monkeypatch.setattr(PPO, "update", update)
+    with pytest.raises(FloatingPointError, match=r"stopped at iteration 1: non-finite loss.*last good checkpoint is "
+                                                 r".*full_1\.pt") as raised:
+        run(cfg, tmp_path, iterations=5)
+    run_dir = next((tmp_path / "data" / "rsg_anymal").iterdir())
+    assert sorted(p.name for p in run_dir.glob("full_*.pt")) == ["full_0.pt", "full_1.pt"]
+    assert load_checkpoint(run_dir / "full_1.pt")["iteration"] == 1
+    assert "iteration 1" in str(raised.value)
+
+
+def test_sigterm_stops_after_the_iteration_with_a_checkpoint(tmp_path):
+    cfg = write_cfg(tmp_path, {"eval_every_n": 100})
+    lines = []
+
+    def print_and_signal(line):
+        lines.append(line)
+        if line.startswith("iteration      1 "):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    handler_before = signal.getsignal(signal.SIGTERM)
+    result = trainer.train("rsg_anymal", cfg, run_root=tmp_path / "data", iterations=50, eval_envs=2, update_threads=1,
+                           print_function=print_and_signal)
+    assert result.stopped_by_signal and result.iteration == 2
+    assert load_checkpoint(result.run_dir / "full_2.pt")["iteration"] == 2
+    assert any("SIGTERM: stopping after this iteration" in line for line in lines)
+    assert signal.getsignal(signal.SIGTERM) is handler_before
+
+
+def test_bad_weight_files_are_clear_errors(tmp_path, capsys):
+    cfg = write_cfg(tmp_path)
+    missing = tmp_path / "runs" / "full_9.pt"
+    with pytest.raises(FileNotFoundError, match="full_9.pt"):
+        run(cfg, tmp_path, mode="retrain", weight=missing, iterations=1)
+    corrupt = tmp_path / "full_1.pt"
+    corrupt.write_bytes(b"PK\x03\x04 definitely not a zip")
+    with pytest.raises(ValueError, match=f"{corrupt}.*corrupt or truncated"):
+        run(cfg, tmp_path, mode="retrain", weight=corrupt, iterations=1)
+    assert not (tmp_path / "data").exists(), "nothing is created before the weight file is checked"
+
+    # The command line prints the message instead of a traceback.
+    assert trainer.main("rsg_anymal", cfg, ["-m", "retrain", "-w", str(missing)]) == 1
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert trainer.main("rsg_anymal", cfg, ["-m", "retrain"]) == 1
+    assert "-w path/to/full_<N>.pt" in capsys.readouterr().err
+
+
+def test_checkpoint_with_another_observation_size_is_refused(tmp_path):
+    cfg = write_cfg(tmp_path)
+    result = run(cfg, tmp_path, iterations=0)
+    checkpoint = load_checkpoint(result.last_checkpoint)
+    # The same file as if the env had 30 observations.
+    checkpoint["obs_dim"] = 30
+    checkpoint["obs_mean"] = checkpoint["obs_mean"][:30].clone()
+    checkpoint["obs_var"] = checkpoint["obs_var"][:30].clone()
+    checkpoint["actor"]["architecture.0.weight"] = checkpoint["actor"]["architecture.0.weight"][:, :30].clone()
+    other = save_checkpoint(checkpoint, tmp_path / "full_0.pt")
+    message = f"{other} was trained with observation size 30, but the env 'rsg_anymal' has observation size 34"
+    with pytest.raises(ValueError, match=message):
+        run(cfg, tmp_path, mode="retrain", weight=other, iterations=1)
+    with pytest.raises(ValueError, match=message):
+        player.play(other, "rsg_anymal", record_video=False)
+
+
+def test_unknown_cfg_keys_name_key_and_file(tmp_path):
+    cfg = write_cfg(tmp_path, algorithm={"learning_rate": 1e-3, "nonsense_rate": 1})
+    with pytest.raises(ValueError, match=f"Unknown PPO setting 'nonsense_rate' in {cfg}"):
+        run(cfg, tmp_path, iterations=1)
+    cfg = write_cfg(tmp_path, trainer={"iterations": 3})
+    with pytest.raises(ValueError, match=f"Unknown top-level key 'trainer' in {cfg}"):
+        run(cfg, tmp_path, iterations=1)
+
+
+def test_tester_without_weight_is_friendly(capsys):
+    assert player.main("rsg_anymal", []) == 2
+    err = capsys.readouterr().err
+    assert "tester.py needs a policy to play: pass -w path/to/full_<N>.pt" in err and "Traceback" not in err
+
+
+def test_tester_plays_a_checkpoint(tmp_path):
+    cfg = write_cfg(tmp_path, {"max_time": 0.3})
+    result = run(cfg, tmp_path, iterations=1)
+    lines = []
+    outcome, video_path = player.play(result.last_checkpoint, "rsg_anymal", episodes=2, record_video=False,
+                                      print_function=lines.append)
+    assert video_path is None and len(outcome.returns) == 2
+    assert [line.split(":")[0] for line in lines] == ["episode 1", "episode 2"]
+    assert all("length" in line and "return" in line for line in lines)
+    assert player.main("rsg_anymal", ["-w", str(result.last_checkpoint), "--no-video"]) == 0
+
+
+def test_env_folder_scripts_run_nothing_at_import():
+    code = ("import runpy, sys; paths = sys.argv[1:]; sys.argv = ['x', '--help'];"
+            "[runpy.run_path(p, run_name='not_main') for p in paths]")
+    # Importing the scripts (not as __main__) must neither parse arguments nor train.
+    done = subprocess.run([sys.executable, "-c", code, str(ANYMAL_DIR / "runner.py"), str(ANYMAL_DIR / "tester.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    help_text = subprocess.run([sys.executable, str(ANYMAL_DIR / "runner.py"), "--help"], capture_output=True,
+                               text=True, timeout=120)
+    assert help_text.returncode == 0 and "--iterations" in help_text.stdout and "retrain" in help_text.stdout
