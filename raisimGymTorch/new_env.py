@@ -1,0 +1,215 @@
+"""Scaffolds a new environment: python -m raisimGymTorch.new_env NAME [--robot path.urdf|path.xml]
+
+Writes env/envs/NAME/ (Environment.hpp, cfg.yaml, runner.py, tester.py) from the templates in
+templates/new_env/ and copies the robot (ANYmal C by default) into rsc/NAME/. The environment
+walks the robot forward from the model's qpos0 pose; it compiles and trains as written, and is
+meant to be edited. Nothing is overwritten: an existing env folder or rsc/NAME is an error.
+"""
+from __future__ import annotations
+
+import argparse
+import keyword
+import re
+import shutil
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from string import Template
+
+import mujoco
+import numpy as np
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATE_DIR = PACKAGE_DIR / "templates" / "new_env"
+DEFAULT_ROBOT = PACKAGE_DIR / "rsc" / "anymal_c" / "anymal_c.xml"
+ENV_FILES = ("Environment.hpp", "cfg.yaml", "runner.py", "tester.py")
+# Written into cfg.yaml; the gains are derived for this physics step.
+SIMULATION_DT = 0.0025
+MAX_P_GAIN, MAX_D_GAIN = 80.0, 2.0
+BASE_CLEARANCE = 0.02
+# CMake reserves these target names, and every env is a CMake target.
+RESERVED_NAMES = {"all", "clean", "help", "install", "test", "package", "package_source", "edit_cache",
+                  "rebuild_cache", "preinstall", "zero_check", "all_build", "run_tests"}
+MAX_COPIED_FOLDER_BYTES = 200 * 2**20
+
+
+def check_name(name: str, package_dir: Path = PACKAGE_DIR) -> None:
+    """Raises ValueError unless `name` can be a new env: a free Python identifier and CMake target."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or keyword.iskeyword(name):
+        raise ValueError(f"env name {name!r} must be a Python identifier starting with a letter "
+                         "(letters, digits, underscores), e.g. my_robot")
+    if name.lower() in RESERVED_NAMES:
+        raise ValueError(f"env name {name!r} is reserved by CMake; choose another")
+    for taken in (package_dir / "env" / "envs" / name, package_dir / "rsc" / name):
+        if taken.exists() or taken.is_symlink():
+            raise ValueError(f"{taken} already exists; choose another name or remove it")
+
+
+def load_robot(path: Path) -> mujoco.MjModel:
+    """The model World will build from `path`: a URDF gets a free base, a floor and joint motors.
+
+    Raises:
+        ValueError: MuJoCo rejects the file, or the model does not fit the template (a free base
+            as the first joint, torque motors on hinge or slide joints, a floor).
+    """
+    try:
+        if path.suffix.lower() == ".urdf":
+            spec = mujoco.MjSpec.from_file(str(path))
+            root = spec.worldbody.first_body()
+            if root is None:
+                raise ValueError(f"URDF file '{path}' has no link")
+            root.add_freejoint().name = "root"
+            floor = spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1])
+            floor.name = "floor"
+            for joint in spec.joints:
+                if joint.type in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE):
+                    motor = spec.add_actuator(name=joint.name, target=joint.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+                    motor.set_to_motor()
+            model = spec.compile()
+        else:
+            model = mujoco.MjModel.from_xml_path(str(path))
+    except ValueError as error:
+        raise ValueError(f"MuJoCo rejected robot file '{path}': {error}") from error
+    check_fits_template(model, path)
+    return model
+
+
+def check_fits_template(model: mujoco.MjModel, path: Path) -> None:
+    if model.njnt == 0 or model.jnt_type[0] != int(mujoco.mjtJoint.mjJNT_FREE):
+        raise ValueError(f"'{path}': the template walks a floating-base robot, but the first joint is not a free "
+                         "joint (add <freejoint/> to the root body of the MJCF)")
+    if model.nu == 0:
+        raise ValueError(f"'{path}' has no actuators: add a <motor joint=...> per joint the policy drives")
+    one_dof = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+    for i in range(model.nu):
+        joint = model.actuator_trnid[i, 0]
+        name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i) or f"#{i}"
+        if model.actuator_trntype[i] != int(mujoco.mjtTrn.mjTRN_JOINT) or model.jnt_type[joint] not in one_dof:
+            raise ValueError(f"'{path}': actuator {name} must drive a hinge or slide joint (PD control per joint)")
+        if model.actuator_biastype[i] != int(mujoco.mjtBias.mjBIAS_NONE):
+            raise ValueError(f"'{path}': actuator {name} is a servo; the template computes PD torques itself and "
+                             "needs plain <motor> actuators")
+    if not np.any(model.geom_bodyid == 0):
+        raise ValueError(f"'{path}' has no floor: add <geom type=\"plane\" size=\"0 0 1\"/> to <worldbody>")
+
+
+def nominal_base_height(model: mujoco.MjModel) -> float:
+    """Base height at which the lowest collision geom of the robot clears the floor at qpos0."""
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    floor = max((data.geom_xpos[g, 2] for g in range(model.ngeom) if model.geom_bodyid[g] == 0), default=0.0)
+    lowest = np.inf
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+    for g in range(model.ngeom):
+        collides = model.geom_contype[g] or model.geom_conaffinity[g]
+        if model.geom_bodyid[g] == 0 or not collides:
+            continue
+        center, half = model.geom_aabb[g, :3], model.geom_aabb[g, 3:]
+        points = data.geom_xpos[g] + (center + corners * half) @ data.geom_xmat[g].reshape(3, 3).T
+        lowest = min(lowest, points[:, 2].min())
+    if not np.isfinite(lowest):
+        return float(model.qpos0[2])
+    return float(model.qpos0[2] - (lowest - floor) + BASE_CLEARANCE)
+
+
+def pd_gains(model: mujoco.MjModel, simulation_dt: float) -> tuple[float, float]:
+    """PD gains that stay stable with explicit torques at `simulation_dt` for the lightest joint.
+
+    With joint inertia I (qM's diagonal at qpos0, armature included) a gain kp oscillates at
+    sqrt(kp / I); keeping that below 0.25 / dt and kd * dt / I below 0.25 avoids the blow-up of a
+    too-stiff explicit controller. ANYmal C gets rsg_anymal's 80 and 2.
+    """
+    inertia = min(model.dof_M0[model.jnt_dofadr[model.actuator_trnid[i, 0]]] for i in range(model.nu))
+    p_gain = min(MAX_P_GAIN, 0.0625 * inertia / simulation_dt**2)
+    d_gain = min(MAX_D_GAIN, 0.25 * inertia / simulation_dt)
+    return float(f"{p_gain:.2g}"), float(f"{d_gain:.2g}")
+
+
+def references_other_files(path: Path) -> bool:
+    """Whether the robot file names meshes, textures or includes (MJCF `file=`, URDF `filename=`)."""
+    try:
+        tree = ElementTree.parse(path)
+    except ElementTree.ParseError:
+        return False
+    return any("file" in element.attrib or "filename" in element.attrib for element in tree.iter())
+
+
+def copy_robot(robot: Path, destination: Path) -> Path:
+    """Copies the robot file into `destination`, with its whole folder if it references other files."""
+    if references_other_files(robot):
+        size = sum(f.stat().st_size for f in robot.parent.rglob("*") if f.is_file())
+        if size > MAX_COPIED_FOLDER_BYTES:
+            raise ValueError(f"'{robot}' references other files, so its folder would be copied, but it holds "
+                             f"{size / 2**20:.0f} MB; put the robot and its assets in a folder of their own")
+        shutil.copytree(robot.parent, destination)
+    else:
+        destination.mkdir(parents=True)
+        shutil.copy2(robot, destination / robot.name)
+    return destination / robot.name
+
+
+def create_env(name: str, robot: str | Path | None = None, *, package_dir: Path = PACKAGE_DIR) -> Path:
+    """Creates env/envs/`name` and rsc/`name` under `package_dir` and returns the env folder.
+
+    Args:
+        name: The new env's name (a Python identifier, not taken).
+        robot: A URDF or MJCF file; ANYmal C (rsg_anymal's robot) by default.
+        package_dir: The raisimGymTorch package folder to write into.
+
+    Raises:
+        ValueError: a bad or taken name, or a robot file MuJoCo rejects or the template cannot drive.
+        FileNotFoundError: the robot file does not exist.
+    """
+    check_name(name, package_dir)
+    robot = Path(robot).resolve() if robot is not None else DEFAULT_ROBOT
+    if not robot.is_file():
+        raise FileNotFoundError(f"robot file not found: {robot}")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", robot.name):
+        raise ValueError(f"robot file name {robot.name!r} may hold only letters, digits, '_', '-' and '.' "
+                         "(Environment.hpp names it in a string)")
+    model = load_robot(robot)
+    env_dir, rsc_dir = package_dir / "env" / "envs" / name, package_dir / "rsc" / name
+    try:
+        copied = copy_robot(robot, rsc_dir)
+        load_robot(copied)  # the copy must load on its own, e.g. find its meshes
+        p_gain, d_gain = pd_gains(model, SIMULATION_DT)
+        values = {
+            "env_name": name,
+            "robot_name": robot.stem,
+            "robot_file": copied.name,
+            "robot_source": robot.name if robot == DEFAULT_ROBOT else str(robot),
+            "base_height": f"{nominal_base_height(model):.3f}",
+            "p_gain": p_gain,
+            "d_gain": d_gain,
+        }
+        env_dir.mkdir(parents=True)
+        for file_name in ENV_FILES:
+            text = (TEMPLATE_DIR / f"{file_name}.template").read_text()
+            (env_dir / file_name).write_text(Template(text).substitute(values))
+    except BaseException:
+        shutil.rmtree(env_dir, ignore_errors=True)
+        shutil.rmtree(rsc_dir, ignore_errors=True)
+        raise
+    return env_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m raisimGymTorch.new_env", description=__doc__.split("\n")[0])
+    parser.add_argument("name", help="the new env's name, e.g. my_robot")
+    parser.add_argument("--robot", help="URDF or MJCF file of a floating-base robot (default: ANYmal C)")
+    args = parser.parse_args(argv)
+    try:
+        env_dir = create_env(args.name, args.robot)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    root = PACKAGE_DIR.parent
+    print(f"created {env_dir.relative_to(root)}/ ({', '.join(ENV_FILES)})")
+    print(f"copied the robot into {(PACKAGE_DIR / 'rsc' / args.name).relative_to(root)}/")
+    print(f"build it (from {root}):  RSG_ENVS={args.name} python setup.py build_ext --inplace   (or: pip install -e .)")
+    print(f"train it:  python {(env_dir / 'runner.py').relative_to(root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
