@@ -62,6 +62,10 @@ class RaisimGymEnv {
   // Physics steps per control step.
   int getSubsteps() const { return static_cast<int>(control_dt_ / simulation_dt_ + 1e-10); }
   const Reward& getRewards() const { return rewards_; }
+  // The range each action dimension is meant to take (adapters turn it into action spaces); left
+  // empty, the action is unbounded.
+  const EigenVec& getActionLowerBound() const { return actionLowerBound_; }
+  const EigenVec& getActionUpperBound() const { return actionUpperBound_; }
   World* getWorld() { return world_.get(); }
   const World* getWorld() const { return world_.get(); }
 
@@ -74,6 +78,7 @@ class RaisimGymEnv {
   double control_dt_ = 0.01;
   int obDim_ = 0;
   int actionDim_ = 0;
+  EigenVec actionLowerBound_, actionUpperBound_;
   std::mt19937 randomGenerator_;
 };
 

@@ -80,11 +80,10 @@ def observation_space_of(vec_env: RaisimGymVecEnv) -> Box:
 def action_space_of(vec_env: RaisimGymVecEnv, bounds: tuple[Any, Any] | None = None) -> Box:
     """One environment's action space: float32 with `bounds` (scalars or per-dimension arrays).
 
-    Without `bounds` the space is unbounded: an environment interprets its action itself (rsg_ant
-    writes it to MuJoCo's ctrl, which MuJoCo clamps to ctrlrange [-1, 1]; rsg_anymal scales it into
-    joint targets) and the compiled module does not report a range.
+    Without `bounds` the space is the range the environment declares (rsg_ant: its actuators'
+    ctrlrange [-1, 1]), unbounded where it declares none (rsg_anymal scales actions into joint targets).
     """
-    low, high = (-np.inf, np.inf) if bounds is None else bounds
+    low, high = vec_env.wrapper.getActionBounds() if bounds is None else bounds
     shape = (vec_env.num_acts,)
     low = np.broadcast_to(np.asarray(low, dtype=np.float32), shape)
     high = np.broadcast_to(np.asarray(high, dtype=np.float32), shape)

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -225,6 +226,19 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
                                  Eigen::Map<const EigenVec>(varData, env.getObDim()).cast<double>(), count);
           },
           py::arg("mean"), py::arg("var"), py::arg("count"))
+      .def("getActionBounds",
+           [](Module& self) {
+             auto& env = self.env().environment(0);
+             const int dim = env.getActionDim();
+             py::array_t<float> low(dim), high(dim);
+             const bool bounded = env.getActionLowerBound().size() == dim && env.getActionUpperBound().size() == dim;
+             for (int i = 0; i < dim; ++i) {
+               low.mutable_data()[i] = bounded ? env.getActionLowerBound()[i] : -std::numeric_limits<float>::infinity();
+               high.mutable_data()[i] = bounded ? env.getActionUpperBound()[i] : std::numeric_limits<float>::infinity();
+             }
+             return py::make_tuple(low, high);
+           },
+           "(low, high) float32 arrays: the range of each action dimension, infinite where the env sets none.")
       .def("getRewardNames", [](Module& self) { return self.env().getRewardNames(); })
       .def(
           "getRewardTerms",

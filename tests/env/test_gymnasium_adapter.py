@@ -32,12 +32,13 @@ def ant_cfg(**environment):
 
 @pytest.fixture
 def make_ant():
-    """Factory of rsg_ant adapters (raw observations, action space [-1, 1]), closed after the test."""
+    """Factory of rsg_ant adapters (raw observations; the action space is the env's declared ctrlrange), closed after
+    the test."""
     created = []
 
     def factory(num_envs=4, *, seed=0, normalize_ob=False, **environment):
         env = RaisimGymVectorEnv("rsg_ant", ant_cfg(**environment), num_envs=num_envs, num_threads=1, seed=seed,
-                                 normalize_ob=normalize_ob, action_bounds=(-1.0, 1.0))
+                                 normalize_ob=normalize_ob)
         created.append(env)
         return env
 

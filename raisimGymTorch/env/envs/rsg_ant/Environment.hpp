@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -79,6 +80,13 @@ class ENVIRONMENT : public RaisimGymEnv {
     // qpos without the torso's x and y, qvel, and cfrc_ext of every body but the world.
     obDim_ = (m->nq - 2) + m->nv + (includeContactForces_ ? 6 * (m->nbody - 1) : 0);
     actionDim_ = m->nu;
+    actionLowerBound_ = EigenVec::Constant(actionDim_, -std::numeric_limits<float>::infinity());
+    actionUpperBound_ = EigenVec::Constant(actionDim_, std::numeric_limits<float>::infinity());
+    for (int i = 0; i < m->nu; ++i) {
+      if (!m->actuator_ctrllimited[i]) continue;
+      actionLowerBound_[i] = static_cast<float>(m->actuator_ctrlrange[2 * i]);
+      actionUpperBound_[i] = static_cast<float>(m->actuator_ctrlrange[2 * i + 1]);
+    }
     qpos_ = Eigen::VectorXd::Zero(m->nq);
     qvel_ = Eigen::VectorXd::Zero(m->nv);
   }
