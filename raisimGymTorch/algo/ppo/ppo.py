@@ -6,7 +6,7 @@ import dataclasses
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -188,6 +188,16 @@ def gaussian_kl(
     return per_dimension.sum(-1)
 
 
+class DataParallel(Protocol):
+    """What PPO needs to train one policy on several processes (`raisimGymTorch.helper.distributed.Distributed`)."""
+
+    def average_gradients(self, parameters: Sequence[torch.Tensor], extras: torch.Tensor) -> torch.Tensor:
+        """Replaces each ``.grad`` by its mean over ranks (weighted by their data); returns that mean of `extras`."""
+
+    def broadcast_parameters(self, parameters: Sequence[torch.Tensor]) -> None:
+        """Overwrites `parameters` with rank 0's."""
+
+
 class PPO:
     """Collects transitions through `act`/`process_step` and improves actor and critic in `update`.
 
@@ -208,6 +218,7 @@ class PPO:
         config: PPOConfig,
         device: str | torch.device = "cpu",
         seed: int = 0,
+        data_parallel: DataParallel | None = None,
     ) -> None:
         """Moves the networks to `device` and sets up storage, optimizer and the random generator.
 
@@ -218,7 +229,11 @@ class PPO:
             num_transitions_per_env: T, steps per environment between updates.
             config: Algorithm settings.
             device: Device of networks, storage and generator.
-            seed: Seed of the generator that samples actions and shuffles minibatches.
+            seed: Seed of the generator that samples actions and shuffles minibatches; give every rank its own,
+                so that the ranks explore with different noise.
+            data_parallel: With several processes, each training on its own envs: the parameters start as rank
+                0's (here and in `load_state_dict`), and every minibatch's gradients and KL are averaged over the
+                ranks, so parameters and learning rate stay identical everywhere.
         """
         self.config = config
         self.device = torch.device(device)
@@ -234,6 +249,9 @@ class PPO:
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self._pending: tuple[torch.Tensor, ...] | None = None
+        self.data_parallel = data_parallel
+        if data_parallel is not None:
+            data_parallel.broadcast_parameters(self._parameters)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> torch.Tensor:
@@ -353,20 +371,28 @@ class PPO:
             value = value_loss(values, batch.values, batch.returns, cfg.clip_param, cfg.use_clipped_value_loss)
             loss = surrogate + cfg.value_loss_coef * value - cfg.entropy_coef * entropy
             where = f"epoch {index // cfg.num_mini_batches}, minibatch {index % cfg.num_mini_batches}"
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"non-finite loss {loss.item()} (surrogate {surrogate.item()}, value {value.item()}, "
-                    f"entropy {entropy.item()}) at {where}; parameters were not updated. "
-                    "Look for NaN or infinite rewards and observations."
-                )
-
+            finite = bool(torch.isfinite(loss))
+            if not finite and self.data_parallel is None:
+                raise FloatingPointError(self._non_finite_message(loss, surrogate, value, entropy, where))
             with torch.no_grad():
                 kl = gaussian_kl(batch.action_means, old_std, distribution.mean, distribution.stddev).mean().item()
+
+            self.optimizer.zero_grad()
+            if finite:
+                loss.backward()
+            if self.data_parallel is not None:
+                # One all-reduce per minibatch: the gradients, the KL (so that the learning rate stays the same on
+                # every rank) and the share of data whose loss was not finite (so that all ranks stop together).
+                extras = self.data_parallel.average_gradients(self._parameters, torch.tensor([kl, float(not finite)]))
+                kl = extras[0].item()
+                if extras[1].item() > 0.0:
+                    self.optimizer.zero_grad()
+                    raise FloatingPointError(
+                        self._non_finite_message(loss, surrogate, value, entropy, where) if not finite else
+                        f"non-finite loss on another rank at {where}; parameters were not updated")
             if cfg.learning_rate_schedule == "adaptive":
                 self._adapt_learning_rate(kl)
 
-            self.optimizer.zero_grad()
-            loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(self._parameters, cfg.max_grad_norm)
             if not torch.isfinite(grad_norm):
                 self.optimizer.zero_grad()
@@ -385,6 +411,13 @@ class PPO:
         stats["learning_rate"] = self.learning_rate
         stats["mean_std"] = self.actor.std.mean().item()
         return stats
+
+    @staticmethod
+    def _non_finite_message(loss: torch.Tensor, surrogate: torch.Tensor, value: torch.Tensor, entropy: torch.Tensor,
+                            where: str) -> str:
+        return (f"non-finite loss {loss.item()} (surrogate {surrogate.item()}, value {value.item()}, "
+                f"entropy {entropy.item()}) at {where}; parameters were not updated. "
+                "Look for NaN or infinite rewards and observations.")
 
     def _adapt_learning_rate(self, kl: float) -> None:
         """Shrinks the learning rate when the policy moved too far and grows it when it barely moved."""
@@ -428,6 +461,8 @@ class PPO:
         self.generator.set_state(state_dict["generator"].cpu())
         self.storage.clear()
         self._pending = None
+        if self.data_parallel is not None:
+            self.data_parallel.broadcast_parameters(self._parameters)
 
     def _tensor(
         self, value: Any, name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32
