@@ -343,7 +343,13 @@ class _Films:
         self.logger.log_evaluation(iteration, result.returns, result.lengths, result.fall_rate, result.reward_terms,
                                    f"{result.summary()} [{time.perf_counter() - started:.1f} s]")
         if recorder is not None and recorder.frames:
-            path = recorder.write_mp4(self.logger.run_dir / f"video_{iteration}.mp4", self.fps)
+            try:
+                path = recorder.write_mp4(self.logger.run_dir / f"video_{iteration}.mp4", self.fps)
+            except (OSError, ValueError, RuntimeError) as error:
+                # A video is worth less than the training run: say why once and train on without them.
+                self.logger.message(f"[video] cannot write mp4 ({error}); continuing without videos")
+                self.record = False
+                return
             self.logger.log_frames(iteration, recorder.frame_strip())
             self.logger.message(f"[video] {path.name}: {len(recorder.frames)} frames "
                                 f"[{time.perf_counter() - started:.1f} s with the evaluation]")

@@ -72,3 +72,29 @@ def test_without_gl_it_says_so_once_and_trains_on(tmp_path):
     assert len(said) == 1 and "apt-get install" in said[0], report["lines"]
     assert sum(line.startswith("[evaluation]") for line in report["lines"]) == 2, "training and evaluation went on"
     assert report["tester_video"] == "None" and not list(Path(report["run_dir"]).glob("*.mp4"))
+
+
+def test_a_video_that_cannot_be_written_does_not_stop_training(tmp_path):
+    (tmp_path / "cfg.yaml").write_text(small_cfg_text({"max_time": 0.3}, record_video=True))
+    script = textwrap.dedent("""
+        import json, sys
+        from pathlib import Path
+        from raisimGymTorch.helper import trainer, video
+
+        root = Path(sys.argv[1])
+        lines = []
+        result = trainer.train("rsg_anymal", root / "cfg.yaml", iterations=2, run_root=root / "data", eval_envs=2,
+                               update_threads=1, print_function=lines.append)
+        print(json.dumps({"backend": video.select_gl_backend(), "lines": lines, "iteration": result.iteration,
+                          "checkpoints": sorted(p.name for p in result.run_dir.glob("full_*.pt"))}))
+    """)
+    # An ffmpeg that does not exist makes every mp4 write fail.
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "IMAGEIO_FFMPEG_EXE": str(tmp_path / "no-ffmpeg")})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    if report["backend"] is None:
+        pytest.skip("no offscreen OpenGL backend on this machine, so no video is attempted")
+    assert report["iteration"] == 2
+    assert report["checkpoints"] == ["full_0.pt", "full_1.pt", "full_2.pt"]
+    assert sum("cannot write mp4" in line for line in report["lines"]) == 1
