@@ -112,6 +112,8 @@ def train(
     update_threads: int | None = None,
     print_function: Callable[[str], None] = print,
     distributed: Distributed | None = None,
+    render: bool | None = None,
+    viewer_address: tuple[str, int] = ("127.0.0.1", 8080),
 ) -> TrainingResult:
     """Trains a PPO policy on env `env_name` and writes checkpoints, exports, videos and logs to a run directory.
 
@@ -133,6 +135,8 @@ def train(
         update_threads: torch threads during the PPO update; None keeps torch's setting at the call (all cores
             by default: 0.40 s instead of 0.62 s per update of the shipped cfg on an idle 2-core machine).
         print_function: Where console lines go (rank 0's; the other ranks print nothing).
+        render: Show every evaluation episode live in the browser; None follows the cfg's ``environment.render``.
+        viewer_address: (host, port) the live viewer binds.
         distributed: This rank's process group when training on several processes (`main` joins it under
             torchrun). The cfg's ``num_envs`` is then the total, split over the ranks (see `split_envs`);
             a ``num_threads`` of ``auto`` (or none) becomes this rank's share of the machine's cores, and so do
@@ -216,7 +220,9 @@ def train(
             eval_env = make_vec_env(env_name, config.cfg, config.source, num_envs=eval_envs, num_threads=env_threads,
                                     seed=seed + EVAL_SEED_OFFSET, normalize_ob=False)
             cleanup.callback(eval_env.close)
-            films = _Films(config, eval_env, control_dt, logger)
+            if render is None:
+                render = bool(config.cfg["environment"].get("render", False))
+            films = _Films(config, eval_env, control_dt, logger, viewer_address if render else None)
             cleanup.callback(films.close)
         if distributed is not None:
             run_dir = Path(distributed.broadcast_object(str(run_dir), "sharing the run directory"))
@@ -324,20 +330,31 @@ class _Films:
     """Evaluation episodes on the evaluation env, filmed when the cfg says ``record_video``."""
 
     def __init__(self, config: TrainingConfig, eval_env: RaisimGymVecEnv, control_dt: float,
-                 logger: TrainingLogger) -> None:
+                 logger: TrainingLogger, live_viewer: tuple[str, int] | None = None) -> None:
         self.env = eval_env
         self.logger = logger
+        self.control_dt = control_dt
         self.record = config.record_video
         self.every, self.fps = video.frame_stride(control_dt)
         self.recorder: video.VideoRecorder | None = None
+        if live_viewer is not None:
+            # Started now, so that a taken port is an error before training, not at the first evaluation.
+            eval_env.viewer_host, eval_env.viewer_port = live_viewer
+            viewer = eval_env.turn_on_visualization()
+            logger.message(f"[viewer] evaluation episodes are shown live at {viewer.url}")
 
     def evaluate(self, policy: NormalizedPolicy, iteration: int, seed: int) -> None:
         """One deterministic episode per evaluation env; env 0's is filmed if videos are on and GL works."""
         recorder = self._recorder()
-        on_step = None
         if recorder is not None:
             recorder.frames.clear()
-            on_step = lambda: recorder.capture(*self.env.wrapper.getState(0))  # noqa: E731
+
+        def on_step() -> None:
+            if recorder is not None:
+                recorder.capture(*self.env.wrapper.getState(0))
+            if self.env.visualizing:
+                self.env.viewer.pace(self.control_dt)  # real time only while a browser page is open
+
         started = time.perf_counter()
         result = evaluate_policy(policy, self.env, seed=seed, on_step=on_step)
         self.logger.log_evaluation(iteration, result.returns, result.lengths, result.fall_rate, result.reward_terms,
@@ -381,6 +398,10 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
                         help="iterations to run (default: until Ctrl-C, which saves a checkpoint first)")
     parser.add_argument("--num-envs", type=int, default=None, help="override environment.num_envs")
     parser.add_argument("--seed", type=int, default=None, help="override the cfg's seed")
+    parser.add_argument("--render", action="store_true",
+                        help="show evaluation episodes live in the browser (also: environment.render: True)")
+    parser.add_argument("--host", default="127.0.0.1", help="address the live viewer binds (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port of the live viewer (default 8080)")
     parser.add_argument("--dist-timeout", type=float, default=None, metavar="SECONDS",
                         help=f"under torchrun: how long a rank waits for the others before it stops with an error "
                              f"(default ${TIMEOUT_VARIABLE}, else 60)")
@@ -410,8 +431,9 @@ def main(env_name: str, cfg_path: str | Path, argv: Sequence[str] | None = None)
     try:
         distributed = Distributed.from_environment(args.dist_timeout, args.dist_backend)
         result = train(env_name, cfg_path, mode=args.mode, weight=args.weight or None, iterations=args.iterations,
-                       num_envs=args.num_envs, seed=args.seed, distributed=distributed)
-    except (FileNotFoundError, ValueError, FloatingPointError, DistributedError) as error:
+                       num_envs=args.num_envs, seed=args.seed, distributed=distributed,
+                       render=True if args.render else None, viewer_address=(args.host, args.port))
+    except (OSError, ValueError, FloatingPointError, DistributedError) as error:
         named = distributed is None or isinstance(error, DistributedError)  # a DistributedError names its rank
         print(f"error: {'' if named else f'rank {distributed.rank}: '}{error}", file=sys.stderr)
         return 1
