@@ -26,6 +26,8 @@ def play(
     record_video: bool = True,
     seed: int | None = None,
     print_function: Callable[[str], None] = print,
+    render: bool = False,
+    viewer_address: tuple[str, int] = ("127.0.0.1", 8080),
 ) -> tuple[EvaluationResult, Path | None]:
     """Runs `episodes` deterministic episodes of a checkpoint's policy in one env and films them.
 
@@ -34,10 +36,12 @@ def play(
     Args:
         weight: A ``full_<N>.pt`` checkpoint.
         env_name: If given, the checkpoint must come from this env.
-        episodes: Episodes to play.
+        episodes: Episodes to play; 0 plays until interrupted (Ctrl-C), without a video.
         record_video: Write ``<checkpoint stem>_test.mp4`` next to the checkpoint (if a GL backend works).
         seed: Seed of the env; defaults to the cfg's.
         print_function: Where console lines go.
+        render: Show the episodes live in the browser, in real time while a page is open.
+        viewer_address: (host, port) the live viewer binds.
 
     Returns:
         The episodes' outcomes and the video's path (None without a video).
@@ -57,17 +61,33 @@ def play(
     try:
         check_dimensions(checkpoint, env.num_obs, env.num_acts, weight)
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
-        if record_video:
+        if render:
+            env.viewer_host, env.viewer_port = viewer_address
+            print_function(f"[viewer] showing the policy at {env.turn_on_visualization().url}")
+        if record_video and episodes > 0:
             if video.select_gl_backend() is None:
                 video.report_unavailable_once(print_function)
             else:
                 every, fps = video.frame_stride(float(env.wrapper.getControlTimeStep()))
                 recorder = video.VideoRecorder(env.wrapper.getModelFile(), every=every)
-        on_step = None if recorder is None else (lambda: recorder.capture(*env.wrapper.getState(0)))
-        result = evaluate_policy(policy, env, episodes_per_env=episodes, on_step=on_step)
-        for index, (ret, length, fell) in enumerate(zip(result.returns, result.lengths, result.falls)):
-            print_function(f"episode {index + 1}: return {ret:.4f}, length {length} steps "
-                           f"({length * result.control_dt:.2f} s), {'fell' if fell else 'time limit'}")
+        control_dt = float(env.wrapper.getControlTimeStep())
+
+        def on_step() -> None:
+            if recorder is not None:
+                recorder.capture(*env.wrapper.getState(0))
+            if env.visualizing:
+                env.viewer.pace(control_dt)
+
+        played = 0
+        while True:
+            # Until interrupted, one episode at a time; otherwise all of them in one evaluation.
+            result = evaluate_policy(policy, env, episodes_per_env=episodes or 1, on_step=on_step)
+            for ret, length, fell in zip(result.returns, result.lengths, result.falls):
+                played += 1
+                print_function(f"episode {played}: return {ret:.4f}, length {length} steps "
+                               f"({length * result.control_dt:.2f} s), {'fell' if fell else 'time limit'}")
+            if episodes > 0:
+                break
         video_path = None
         if recorder is not None:
             video_path = recorder.write_mp4(weight.with_name(f"{weight.stem}_test.mp4"), fps)
@@ -80,12 +100,16 @@ def play(
 
 
 def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
-    """The tester.py command line: ``-w full_N.pt [--episodes K] [--no-video] [--seed S]``."""
+    """The tester.py command line: ``-w full_N.pt [--episodes K] [--no-video] [--seed S] [--render]``."""
     parser = argparse.ArgumentParser(prog=prog, description="Play a trained policy deterministically.")
     parser.add_argument("-w", "--weight", default="", help="checkpoint full_<N>.pt written by runner.py")
-    parser.add_argument("--episodes", type=int, default=1, help="episodes to play (default 1)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes to play (default 1; with --render, until Ctrl-C)")
     parser.add_argument("--no-video", action="store_true", help="do not write an mp4 next to the checkpoint")
     parser.add_argument("--seed", type=int, default=None, help="env seed (default: the cfg's)")
+    parser.add_argument("--render", action="store_true", help="show the policy live in the browser")
+    parser.add_argument("--host", default="127.0.0.1", help="address the live viewer binds (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port of the live viewer (default 8080)")
     return parser.parse_args(argv)
 
 
@@ -103,12 +127,16 @@ def main(env_name: str, argv: Sequence[str] | None = None) -> int:
     if not args.weight:
         print(NO_WEIGHT_MESSAGE, file=sys.stderr)
         return 2
-    if args.episodes < 1:
+    if args.episodes is not None and args.episodes < 1:
         print(f"--episodes must be at least 1, got {args.episodes}", file=sys.stderr)
         return 2
+    episodes = args.episodes if args.episodes is not None else (0 if args.render else 1)
     try:
-        play(args.weight, env_name, args.episodes, not args.no_video, args.seed)
-    except (FileNotFoundError, ValueError) as error:
+        play(args.weight, env_name, episodes, not args.no_video, args.seed, render=args.render,
+             viewer_address=(args.host, args.port))
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

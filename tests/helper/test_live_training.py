@@ -41,3 +41,20 @@ def test_a_taken_viewer_port_is_an_error_before_training(cfg_path, tmp_path):
             trainer.train("rsg_anymal", cfg_path, iterations=1, run_root=tmp_path / "data", eval_envs=1,
                           update_threads=1, render=True, viewer_address=("127.0.0.1", port))
     assert not list((tmp_path / "data").rglob("full_*.pt")), "nothing was trained"
+
+
+def test_tester_render_shows_the_policy_live(cfg_path, tmp_path, monkeypatch):
+    from raisimGymTorch.helper import player
+    from raisimGymTorch.helper.viewer import LiveViewer
+
+    result = trainer.train("rsg_anymal", cfg_path, iterations=0, run_root=tmp_path / "data", eval_envs=1,
+                           update_threads=1, print_function=lambda line: None)
+    pushed = []
+    original_update = LiveViewer.update
+    monkeypatch.setattr(LiveViewer, "update", lambda self, qpos: (pushed.append(qpos.copy()), original_update(self, qpos)))
+    lines = []
+    outcome, _ = player.play(result.last_checkpoint, "rsg_anymal", episodes=2, record_video=False,
+                             print_function=lines.append, render=True, viewer_address=("127.0.0.1", 0))
+    assert any(line.startswith("[viewer] showing the policy at http://127.0.0.1:") for line in lines)
+    assert len(outcome.returns) == 2
+    assert len(pushed) >= outcome.lengths.sum()
