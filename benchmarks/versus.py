@@ -1,0 +1,513 @@
+"""Our vectorized envs against what users would pick instead (Gymnasium, EnvPool), per-call overhead, scaling
+and end-to-end training speed (issue 4, items 2-6), each measured in one run.
+
+Every measurement runs in a fresh child process (``versus.py _child <json>``), so no run inherits another's
+OpenMP or EnvPool thread pool, and the runs of one repetition go back to back in a rotating order; ratios are
+taken within a repetition and the tables give median (min – max) over repetitions.
+
+One "step" is one control step of one env: for rsg_ant / Ant-v5 five MuJoCo steps (frame skip 5), for
+rsg_anymal four (control_dt 0.01 s / simulation_dt 0.0025 s). Steps/s count all envs (batch steps/s x envs).
+Every contender gets the same uniform(-1, 1) action sequence (one seeded array, cycled), steps it and reads the
+observation: ours calls step + observe (raw observations, normalize_ob=False, like EnvPool and Gymnasium).
+
+    python benchmarks/versus.py ant        # rsg_ant vs Gymnasium Ant-v5 (Sync/Async) vs EnvPool Ant-v5
+    python benchmarks/versus.py anymal     # rsg_anymal vs the same model as a Gymnasium MujocoEnv
+    python benchmarks/versus.py overhead   # microseconds per step+observe call with 1 env, minus physics
+    python benchmarks/versus.py scaling    # rsg_anymal at 1, 10, 100, 1000 envs; RSS per env
+    python benchmarks/versus.py train      # samples/s of the default rsg_anymal runner, rollout vs update
+    python benchmarks/versus.py all --quick
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+ANYMAL_XML = common.ROOT / "raisimGymTorch" / "rsc" / "anymal_c" / "anymal_c.xml"
+ACTION_SEED = 7
+ACTION_BANK = 64
+"""Pre-drawn action batches, cycled, so drawing random numbers is not timed."""
+
+
+# ----------------------------------------------------------------------------------------------- child side
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _actions(num_envs: int, action_dim: int, dtype: Any) -> np.ndarray:
+    rng = np.random.default_rng(ACTION_SEED)
+    return rng.uniform(-1.0, 1.0, (ACTION_BANK, num_envs, action_dim)).astype(dtype)
+
+
+def _make_anymal_gym_class() -> type:
+    """rsg_anymal's Environment.hpp redone in Python as a Gymnasium MujocoEnv (same model, PD, motor model,
+    4 substeps, 34-dim observation, reward terms, non-foot-contact termination, 4 s time limit)."""
+    import mujoco
+    from gymnasium import spaces
+    from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+
+    nominal = np.array([0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8])
+
+    class AnymalMujocoEnv(MujocoEnv):
+        metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
+
+        def __init__(self, **kwargs: Any) -> None:
+            MujocoEnv.__init__(self, str(ANYMAL_XML), 4, observation_space=None, **kwargs)
+            self.observation_space = spaces.Box(-np.inf, np.inf, (34,), np.float64)
+            self.action_space = spaces.Box(-np.inf, np.inf, (12,), np.float32)
+            self.kp, self.kd, self.scale, self.noise, self.cap = 80.0, 2.0, 0.3, 0.05, 4.0
+            self.floor = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, "floor")
+            self.allowed = {self.floor} | {mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, f"{leg}_FOOT")
+                                           for leg in ("LF", "RF", "LH", "RH")}
+            self.previous_action = np.zeros(12)
+
+        def _rotation(self) -> np.ndarray:
+            return self.data.xmat[1].reshape(3, 3)  # body 1 = base
+
+        def _get_obs(self) -> np.ndarray:
+            qpos, qvel, rotation = self.data.qpos, self.data.qvel, self._rotation()
+            return np.concatenate([[qpos[2]], rotation[2], qpos[7:], rotation.T @ qvel[:3], qvel[3:6], qvel[6:]])
+
+        def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+            target = nominal + self.scale * action
+            torque_sq = speed_sq = 0.0
+            for _ in range(self.frame_skip):
+                q, qd = self.data.qpos[7:], self.data.qvel[6:]
+                tau = self.kp * (target - q) - self.kd * qd
+                upper = np.clip(120.0 * (1.0 - qd / 7.5), 0.0, 80.0)
+                lower = np.clip(120.0 * (-1.0 - qd / 7.5), -80.0, 0.0)
+                self.data.ctrl[:] = np.clip(tau, lower, upper)
+                mujoco.mj_step(self.model, self.data)
+                torque_sq += float(self.data.ctrl @ self.data.ctrl)
+                speed_sq += float(self.data.qvel[6:] @ self.data.qvel[6:])
+            rotation = self._rotation()
+            forward = min(self.cap, float((rotation.T @ self.data.qvel[:3])[0]))
+            reward = 0.3 * forward - 4e-6 * torque_sq / self.frame_skip
+            self.previous_action = np.asarray(action, dtype=np.float64)
+            contact = self.data.contact
+            terminated = any(g not in self.allowed for g in contact.geom[: self.data.ncon].ravel())
+            return self._get_obs(), reward - (10.0 if terminated else 0.0), terminated, False, {}
+
+        def reset_model(self) -> np.ndarray:
+            qpos, qvel = np.zeros(self.model.nq), np.zeros(self.model.nv)
+            qpos[2], qpos[3] = 0.55, 1.0
+            qpos[7:] = nominal + self.np_random.uniform(-self.noise, self.noise, 12)
+            qvel[6:] = self.np_random.uniform(-self.noise, self.noise, 12)
+            self.set_state(qpos, qvel)
+            self.previous_action[:] = 0
+            return self._get_obs()
+
+    return AnymalMujocoEnv
+
+
+def _gym_vec(env_id: str, num_envs: int, mode: str) -> Any:
+    import gymnasium as gym
+
+    if env_id == "anymal":
+        from gymnasium.wrappers import TimeLimit
+
+        cls = _make_anymal_gym_class()
+        fns = [lambda: TimeLimit(cls(), 400) for _ in range(num_envs)]
+    else:
+        fns = [lambda: gym.make(env_id) for _ in range(num_envs)]
+    if mode == "sync":
+        return gym.vector.SyncVectorEnv(fns)
+    return gym.vector.AsyncVectorEnv(fns, shared_memory=True)
+
+
+def child(spec: dict[str, Any]) -> dict[str, Any]:
+    """One timed run; spec: kind, num_envs, steps, threads, and kind-specific keys."""
+    kind, n, steps = spec["kind"], spec["num_envs"], spec["steps"]
+    rss_before = _rss_kib()
+    if kind == "ours":
+        from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
+
+        cfg_path = ENVS_DIR / spec["env"] / "cfg.yaml"
+        env = make_vec_env(spec["env"], load_cfg(cfg_path), str(cfg_path), num_envs=n, num_threads=spec["threads"],
+                           seed=1, normalize_ob=False)
+        rss_after = _rss_kib()
+        actions = _actions(n, env.num_acts, np.float32)
+
+        def one(t: int) -> None:
+            env.step(actions[t % ACTION_BANK])
+            env.observe(False)
+    elif kind == "envpool":
+        import envpool
+
+        env = envpool.make(spec["task"], env_type="gymnasium", num_envs=n, batch_size=n, num_threads=spec["threads"],
+                           seed=1)
+        env.reset()
+        rss_after = _rss_kib()
+        actions = _actions(n, env.action_space.shape[0], np.float64)
+
+        def one(t: int) -> None:
+            env.step(actions[t % ACTION_BANK])
+    elif kind == "gym":
+        env = _gym_vec(spec["task"], n, spec["mode"])
+        env.reset(seed=1)
+        rss_after = _rss_kib()
+        actions = _actions(n, env.single_action_space.shape[0], np.float64)
+
+        def one(t: int) -> None:
+            env.step(actions[t % ACTION_BANK])
+    else:
+        raise ValueError(kind)
+    for t in range(min(10, steps)):  # warm-up: first-touch allocations, thread pools
+        one(t)
+    cpu0, start = time.process_time(), time.perf_counter()
+    for t in range(steps):
+        one(t)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    env.close()
+    return {"seconds": seconds, "cpu_seconds": cpu, "steps_per_second": steps * n / seconds,
+            "us_per_call": seconds / steps * 1e6, "rss_kib_construction": rss_after - rss_before}
+
+
+def run_child(spec: dict[str, Any], environment: dict[str, str] | None = None) -> dict[str, Any]:
+    command = [sys.executable, __file__, "_child", json.dumps(spec)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(environment or {})},
+                            cwd=common.ROOT)
+    if result.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command)} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------- parent side
+def measure(runs: dict[str, dict[str, Any]], repeats: int, key: str = "steps_per_second") -> dict[str, list[float]]:
+    """Runs every spec once per repetition, in a rotating order; returns each run's values."""
+    values: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
+    for repeat in range(repeats):
+        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+            values[name].append(run_child(runs[name])[key])
+        print(f"repetition {repeat + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:,.1f}" for k, v in values.items()),
+              file=sys.stderr)
+    return values
+
+
+def span(values: list[float], digits: int = 0) -> list[str]:
+    median, low, high = common.summarize(values)
+    return [f"{median:,.{digits}f}", f"{low:,.{digits}f} – {high:,.{digits}f}"]
+
+
+def ratio(a: list[float], b: list[float], digits: int = 2) -> list[str]:
+    return span([x / y for x, y in zip(a, b)], digits)
+
+
+def write(name: str, title: str, command: str, body: list[str], info: dict[str, str], quick: bool) -> None:
+    info["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    text = "\n".join([f"# {title}", "", f"`{command}`", "", *body, "",
+                      common.markdown_table(["machine", ""], [[k, v] for k, v in info.items()]), ""])
+    print(text)
+    path = common.RESULTS_DIR / f"{name}{'_quick' if quick else ''}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"written to {path}", file=sys.stderr)
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for package in ("gymnasium", "envpool", "torch"):
+        try:
+            out[package] = __import__(package).__version__
+        except ImportError:
+            out[package] = "not installed"
+    return out
+
+
+def bench_ant(args: argparse.Namespace, command: str) -> None:
+    info = {**common.machine_info(), **versions()}
+    have_envpool = info["envpool"] != "not installed"
+    rows, ratio_rows = [], []
+    for n in args.ant_envs:
+        steps = max(20, args.env_steps // n)
+        runs = {"ours": {"kind": "ours", "env": "rsg_ant", "num_envs": n, "steps": steps, "threads": 2}}
+        if have_envpool:
+            runs["envpool"] = {"kind": "envpool", "task": "Ant-v5", "num_envs": n, "steps": steps, "threads": 2}
+        runs["gym sync"] = {"kind": "gym", "task": "Ant-v5", "mode": "sync", "num_envs": n,
+                            "steps": max(5, steps // 10)}
+        runs["gym async"] = {"kind": "gym", "task": "Ant-v5", "mode": "async", "num_envs": n,
+                             "steps": max(5, steps // 10)}
+        values = measure(runs, args.repeats)
+        labels = {"ours": "rsg_ant (RaisimGymVecEnv, num_threads 2)",
+                  "envpool": "EnvPool Ant-v5 (sync, num_threads 2)",
+                  "gym sync": "Gymnasium Ant-v5, SyncVectorEnv", "gym async": "Gymnasium Ant-v5, AsyncVectorEnv "
+                                                                                 "(shared_memory)"}
+        for name, v in values.items():
+            rows.append([str(n), labels[name], str(runs[name]["steps"]), *span(v)])
+        best_gym = [max(a, b) for a, b in zip(values["gym sync"], values["gym async"])]
+        if have_envpool:
+            ratio_rows.append([str(n), "rsg_ant / EnvPool", *ratio(values["ours"], values["envpool"]), ">= 1.3"])
+        ratio_rows.append([str(n), "rsg_ant / Gymnasium's best (per repetition)", *ratio(values["ours"], best_gym),
+                           ">= 5"])
+    body = [
+        "One step = one control step of one env = 5 MuJoCo steps (frame skip 5); steps/s count all envs. Same "
+        f"uniform(-1, 1) action sequence for all (seed {ACTION_SEED}, {ACTION_BANK} batches cycled). Ours: step + "
+        "observe (raw observations). Gymnasium runs fewer steps (it is slower); each run starts with 10 untimed "
+        f"steps. Median of {args.repeats} repetitions (min – max), each run a fresh process, rotating order.",
+        "",
+        "Same work? Gymnasium's Ant-v5 and EnvPool's Ant-v5 load the same ant.xml (EnvPool's "
+        "envpool_assets/mujoco/assets_gym/ant.xml is identical to gymnasium's assets/ant.xml up to whitespace), "
+        "frame skip 5, 105-dim observation with cfrc_ext, the same reward weights, healthy_z [0.2, 1.0], "
+        "reset noise 0.1 and 1000-step limit; rsg_ant's cfg.yaml reproduces Ant-v5's defaults. Differences: "
+        "EnvPool links its own MuJoCo build (not the mujoco 4.0.0 Python package the other two use), returns "
+        "float64 observations like Gymnasium (ours float32), and takes float64 actions.",
+        "",
+        common.markdown_table(["envs", "run", "timed batch steps", "steps/s (median)", "min – max"], rows),
+        "",
+        common.markdown_table(["envs", "ratio (within each repetition)", "median", "min – max", "target"],
+                              ratio_rows),
+    ]
+    write("versus_ant", "rsg_ant vs Gymnasium and EnvPool Ant-v5", command, body, info, args.quick)
+
+
+def bench_anymal(args: argparse.Namespace, command: str) -> None:
+    info = {**common.machine_info(), **versions()}
+    rows, ratio_rows = [], []
+    for n in args.anymal_envs:
+        steps = max(20, args.env_steps // n)
+        runs = {"ours": {"kind": "ours", "env": "rsg_anymal", "num_envs": n, "steps": steps, "threads": 2},
+                "gym sync": {"kind": "gym", "task": "anymal", "mode": "sync", "num_envs": n,
+                             "steps": max(5, steps // 20)}}
+        if not args.quick:
+            runs["gym async"] = {"kind": "gym", "task": "anymal", "mode": "async", "num_envs": n,
+                                 "steps": max(5, steps // 20)}
+        values = measure(runs, args.repeats)
+        labels = {"ours": "rsg_anymal (RaisimGymVecEnv, num_threads 2)",
+                  "gym sync": "ANYmal as a Gymnasium MujocoEnv, SyncVectorEnv",
+                  "gym async": "ANYmal as a Gymnasium MujocoEnv, AsyncVectorEnv (shared_memory)"}
+        for name, v in values.items():
+            rows.append([str(n), labels[name], str(runs[name]["steps"]), *span(v)])
+        for name in values:
+            if name != "ours":
+                ratio_rows.append([str(n), f"rsg_anymal / {name}", *ratio(values["ours"], values[name])])
+    body = [
+        "One step = one control step of one env = 4 MuJoCo steps with PD torques (kp 80, kd 2, the DC-motor limit "
+        "120 N m / 80 N m / 7.5 rad/s) recomputed before each, reward terms, the 34-dim observation, termination "
+        "on any non-foot contact with the floor, 4 s time limit, auto-reset. The Gymnasium class "
+        "(AnymalMujocoEnv in this script) does the same in Python/NumPy around mujoco.mj_step. Same uniform(-1, 1) "
+        f"actions for all. Median of {args.repeats} repetitions (min – max), fresh process per run.",
+        "",
+        common.markdown_table(["envs", "run", "timed batch steps", "steps/s (median)", "min – max"], rows),
+        "",
+        common.markdown_table(["envs", "ratio (within each repetition)", "median", "min – max"], ratio_rows),
+    ]
+    write("versus_anymal", "rsg_anymal vs the same model as a Gymnasium MujocoEnv", command, body, info, args.quick)
+
+
+def engine_us_per_step(env_name: str, steps: int) -> float:
+    """Microseconds of one control step of one env in the single-threaded C++ engine loop (1 env)."""
+    from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env, resource_dir
+
+    cfg_path = ENVS_DIR / env_name / "cfg.yaml"
+    cfg = load_cfg(cfg_path)
+    probe = make_vec_env(env_name, cfg, str(cfg_path), num_envs=1, num_threads=1)
+    action_dim = probe.num_acts
+    probe.close()
+    executable = common.build_engine_loop(env_name)
+    with tempfile.TemporaryDirectory(prefix="rsg_versus_") as tmp_name:
+        tmp = Path(tmp_name)
+        common.write_cfg_dump(dict(cfg["environment"], num_envs=1), tmp / "cfg.txt")
+        _actions(1, action_dim, np.float32).tofile(tmp / "actions.bin")
+        result = common.engine_result(common.run_engine_loop(
+            executable, resource_dir=resource_dir(cfg), cfg_dump=tmp / "cfg.txt", cfg_source=str(cfg_path),
+            actions=tmp / "actions.bin", steps=steps, num_envs=1, seed=1))
+    return result["seconds"] / steps * 1e6
+
+
+def bench_overhead(args: argparse.Namespace, command: str) -> None:
+    info = {**common.machine_info(), **versions()}
+    have_envpool = info["envpool"] != "not installed"
+    steps = args.overhead_steps
+    runs: dict[str, dict[str, Any]] = {
+        "ours anymal": {"kind": "ours", "env": "rsg_anymal", "num_envs": 1, "steps": steps, "threads": 1},
+        "ours ant": {"kind": "ours", "env": "rsg_ant", "num_envs": 1, "steps": steps, "threads": 1},
+    }
+    if have_envpool:
+        runs["envpool ant"] = {"kind": "envpool", "task": "Ant-v5", "num_envs": 1, "steps": steps, "threads": 1}
+    per_call: dict[str, list[float]] = {name: [] for name in runs}
+    engine: dict[str, list[float]] = {"rsg_anymal": [], "rsg_ant": []}
+    names = list(runs)
+    for repeat in range(args.repeats):
+        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+            per_call[name].append(run_child(runs[name])["us_per_call"])
+        for env_name in engine:
+            engine[env_name].append(engine_us_per_step(env_name, steps))
+        latest = {**per_call, **engine}
+        print(f"repetition {repeat + 1}: " + ", ".join(f"{k} {v[-1]:.1f} us" for k, v in latest.items()),
+              file=sys.stderr)
+    physics_of = {"ours anymal": "rsg_anymal", "ours ant": "rsg_ant", "envpool ant": "rsg_ant"}
+    labels = {"ours anymal": "rsg_anymal, 1 env, num_threads 1: step + observe",
+              "ours ant": "rsg_ant, 1 env, num_threads 1: step + observe",
+              "envpool ant": "EnvPool Ant-v5, 1 env, num_threads 1: step (returns the observation)"}
+    rows = []
+    overhead: dict[str, list[float]] = {}
+    for name in runs:
+        overhead[name] = [c - e for c, e in zip(per_call[name], engine[physics_of[name]])]
+        rows.append([labels[name], *span(per_call[name], 1), f"{common.summarize(engine[physics_of[name]])[0]:.1f} "
+                     f"({physics_of[name]})", *span(overhead[name], 1)])
+    body = [
+        f"Per call with 1 env, {steps} timed calls per run after 10 untimed ones; the work of one env step is "
+        "taken as the single-threaded C++ engine loop's time per control step of the same env with the same "
+        "actions (benchmarks/engine, 1 env, measured in the same repetition), and subtracted. EnvPool's Ant-v5 "
+        "does the same physics as rsg_ant (same ant.xml, frame skip 5), so rsg_ant's engine time is subtracted from "
+        "it too (EnvPool's MuJoCo build may differ in speed: the difference is then counted as overhead). "
+        f"Median of {args.repeats} repetitions (min – max).",
+        "",
+        common.markdown_table(["run", "us per call (median)", "min – max", "engine loop us per step (median)",
+                               "overhead us per call (median)", "min – max"], rows),
+    ]
+    if have_envpool:
+        body += ["", common.markdown_table(
+            ["ratio (within each repetition)", "median", "min – max"],
+            [["rsg_ant overhead / EnvPool overhead", *ratio(overhead["ours ant"], overhead["envpool ant"])],
+             ["rsg_anymal overhead / EnvPool overhead", *ratio(overhead["ours anymal"], overhead["envpool ant"])]]),
+                 "", "A ratio with a negative bound means that overhead was below the run-to-run noise of the "
+                 "physics time it was subtracted from (rsg_ant's step costs about twice rsg_anymal's and varies "
+                 "by tens of microseconds between runs), i.e. not measurable this way; rsg_anymal, the cheaper "
+                 "model, is the meaningful figure for ours."]
+    write("overhead", "Per-call overhead with 1 env", command, body, info, args.quick)
+
+
+def bench_scaling(args: argparse.Namespace, command: str) -> None:
+    info = common.machine_info()
+    runs = {n: {"kind": "ours", "env": "rsg_anymal", "num_envs": n, "threads": 2,
+                "steps": max(10, min(20_000, args.env_steps * 2 // n))} for n in args.scaling_envs}
+    values: dict[int, list[dict[str, Any]]] = {n: [] for n in runs}
+    names = list(runs)
+    for repeat in range(args.repeats):
+        for n in names[repeat % len(names):] + names[:repeat % len(names)]:
+            values[n].append(run_child(runs[n]))
+        print(f"repetition {repeat + 1}: " + ", ".join(f"{n} envs {v[-1]['steps_per_second']:,.0f}"
+                                                       for n, v in values.items()), file=sys.stderr)
+    rows = []
+    for n, results in values.items():
+        rss = common.summarize([r["rss_kib_construction"] for r in results])[0]
+        rows.append([str(n), str(runs[n]["steps"]), *span([r["steps_per_second"] for r in results]),
+                     f"{rss / 1024:,.1f}", f"{rss / n:,.0f}"])
+    body = [
+        "rsg_anymal, num_threads 2, step + observe (raw observations); steps/s count all envs. RSS: VmRSS of the "
+        "process after make_vec_env minus before (Python, numpy and the module already imported), median over "
+        f"repetitions. Median of {args.repeats} repetitions (min – max), fresh process per run. Target: 1000 ANYmal "
+        "envs well under 1 GB.",
+        "",
+        common.markdown_table(["envs", "timed batch steps", "steps/s (median)", "min – max",
+                               "RSS of construction (MiB)", "RSS per env (KiB)"], rows),
+    ]
+    write("scaling_rsg_anymal", "Scaling: rsg_anymal", command, body, info, args.quick)
+
+
+def train_child(iterations: int, num_envs: int | None, quick: bool) -> dict[str, Any]:
+    from raisimGymTorch.env.make import ENVS_DIR
+    from raisimGymTorch.helper import trainer
+    from raisimGymTorch.helper.logger import TrainingLogger
+
+    records: list[tuple[int, float, float]] = []
+    original = TrainingLogger.log_iteration
+
+    def log_iteration(self: Any, iteration: int, rollout: Any, ppo_stats: Any, rollout_seconds: float,
+                      update_seconds: float, *rest: Any, **kwargs: Any) -> None:
+        records.append((rollout.steps, rollout_seconds, update_seconds))
+        original(self, iteration, rollout, ppo_stats, rollout_seconds, update_seconds, *rest, **kwargs)
+
+    TrainingLogger.log_iteration = log_iteration
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="rsg_versus_train_") as run_root:
+        cfg_path = ENVS_DIR / "rsg_anymal" / "cfg.yaml"
+        if quick:  # filming the evaluation would take most of the quick run's time
+            from ruamel.yaml import YAML
+
+            from raisimGymTorch.env.make import load_cfg
+
+            cfg = dict(load_cfg(cfg_path), record_video=False)
+            cfg_path = Path(run_root) / "cfg.yaml"
+            with cfg_path.open("w") as stream:
+                YAML(typ="safe", pure=True).dump(cfg, stream)
+        trainer.train("rsg_anymal", cfg_path, iterations=iterations, run_root=run_root,
+                      num_envs=num_envs, print_function=lines.append,
+                      **({"steps_per_iteration": 50, "eval_envs": 1} if quick else {}))
+    return {"records": records, "lines": lines}
+
+
+def bench_train(args: argparse.Namespace, command: str) -> None:
+    info = {**common.machine_info(), **versions()}
+    rows, all_records = [], []
+    for repeat in range(args.repeats):
+        result = run_child({"kind": "train", "iterations": args.train_iterations, "num_envs": args.train_envs,
+                            "quick": args.quick})
+        records = result["records"]
+        all_records.append(records)
+        for i, (steps, rollout, update) in enumerate(records):
+            rows.append([str(repeat + 1), str(i), f"{steps:,}", f"{rollout:.2f}", f"{update:.2f}",
+                         f"{steps / (rollout + update):,.0f}", f"{steps / rollout:,.0f}",
+                         f"{rollout / (rollout + update):.0%}"])
+        print(f"repetition {repeat + 1}: {records}", file=sys.stderr)
+    # Per repetition: iterations after the first (start-up warm-up), summed.
+    timed = [r[1:] or r for r in all_records]
+    samples = [sum(s for s, _, _ in r) / sum(a + b for _, a, b in r) for r in timed]
+    rollout_share = [sum(a for _, a, _ in r) / sum(a + b for _, a, b in r) for r in timed]
+    body = [
+        "The default rsg_anymal cfg (100 envs, 400 steps per iteration = 40,000 samples) trained by "
+        "raisimGymTorch.helper.trainer.train (the code behind runner.py) with the trainer's default threads; the "
+        "rollout and update seconds are the ones the trainer logs per iteration. One sample = one control step of "
+        "one env (4 MuJoCo steps). The summary leaves out each run's first iteration. Fresh process per run.",
+        "",
+        common.markdown_table(["run", "iteration", "samples", "rollout s", "update s", "samples/s",
+                               "rollout-only samples/s", "rollout share"], rows),
+        "",
+        common.markdown_table(["summary over runs (iterations 2+)", "median", "min – max", "target"],
+                              [["samples/s (rollout + update)", *span(samples), ">= 15,000"],
+                               ["rollout share of the time", *span([100 * s for s in rollout_share], 0), "-"]]),
+    ]
+    write("train_rsg_anymal", "End to end: rsg_anymal training throughput", command, body, info, args.quick)
+
+
+BENCHES = {"ant": bench_ant, "anymal": bench_anymal, "overhead": bench_overhead, "scaling": bench_scaling,
+           "train": bench_train}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_child":
+        spec = json.loads(argv[1])
+        if spec["kind"] == "train":
+            result = train_child(spec["iterations"], spec["num_envs"], spec["quick"])
+        else:
+            result = child(spec)
+        print(json.dumps(result))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("bench", choices=[*BENCHES, "all"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--env-steps", type=int, default=100_000, help="env steps per run (batch steps x envs)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI: proves the script works")
+    args = parser.parse_args(argv)
+    args.ant_envs, args.anymal_envs, args.scaling_envs = [16, 100], [16, 100], [1, 10, 100, 1000]
+    args.overhead_steps, args.train_iterations, args.train_envs = 5000, 4, None
+    if args.quick:
+        args.repeats, args.env_steps = 1, 200
+        args.ant_envs, args.anymal_envs, args.scaling_envs = [2], [2], [1, 10]
+        args.overhead_steps, args.train_iterations, args.train_envs = 100, 1, 4
+    command = "python benchmarks/versus.py " + shlex.join(argv)
+    for name in (BENCHES if args.bench == "all" else [args.bench]):
+        BENCHES[name](args, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
