@@ -29,6 +29,9 @@ class RaisimGymVecEnv:
     viewer_port: int = 8080
 
     def __init__(self, impl: Any, normalize_ob: bool = True, seed: int = 0, clip_obs: float = 10.0) -> None:
+        if not all(callable(getattr(impl, name, None)) for name in ("setNormalization", "getNumOfEnvs", "step")):
+            raise TypeError("impl must be a compiled environment such as rsg_anymal.RaisimGymEnv(resource_dir, cfg), "
+                            f"got {type(impl).__name__}")
         self.wrapper = impl
         self.normalize_ob = bool(normalize_ob)
         self.clip_obs = float(clip_obs)

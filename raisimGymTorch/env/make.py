@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import importlib.machinery
 import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,15 +26,20 @@ def load_cfg(path: str | Path) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not valid YAML or not a mapping (the message names the file).
+        ValueError: the file is not UTF-8, not valid YAML, nested too deeply for the parser, or not a mapping
+            (the message names the file).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"cfg file not found: {path}")
     try:
-        cfg = YAML(typ="safe", pure=True).load(path.read_text())
+        cfg = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text: {error}") from error
     except YAMLError as error:
         raise ValueError(f"{path} is not valid YAML: {error}") from error
+    except RecursionError as error:
+        raise ValueError(f"{path} is nested too deeply to parse") from error
     if not isinstance(cfg, dict):
         raise ValueError(f"{path} must hold a mapping with an 'environment:' section, got {type(cfg).__name__}")
     return cfg
@@ -63,21 +69,46 @@ def resource_dir(cfg: Mapping[str, Any]) -> Path:
     """Where the env's model files are: raisimGymTorch/rsc, or a folder inside an installed package.
 
     cfg.yaml may name a package that ships the model (``resources: {package: gymnasium.envs.mujoco,
-    folder: assets}``); arbitrary paths are not accepted, so a cfg cannot point the env at any file.
+    folder: assets}``); arbitrary paths are not accepted, so a cfg cannot point the env at any file. The
+    package is looked up without importing it, so a cfg cannot make any package's code run either.
+
+    Raises:
+        ValueError: ``resources`` is malformed, names no installed package, or its folder leaves the package.
     """
     spec = cfg.get("resources")
     if spec is None:
         return RESOURCE_DIR
     if not isinstance(spec, Mapping) or set(spec) - {"package", "folder"} or "package" not in spec:
         raise ValueError("cfg key 'resources' must be a mapping {package: <python package>, folder: <subfolder>}")
-    package = importlib.util.find_spec(str(spec["package"]))
-    if package is None or not package.submodule_search_locations:
-        raise ValueError(f"cfg key 'resources.package': no installed package '{spec['package']}'")
-    root = Path(list(package.submodule_search_locations)[0]).resolve()
-    folder = (root / str(spec.get("folder", ""))).resolve()
+    if not isinstance(spec["package"], str) or not isinstance(spec.get("folder", ""), str):
+        raise ValueError("cfg keys 'resources.package' and 'resources.folder' must be strings")
+    root = _package_folder(spec["package"])
+    if root is None:
+        raise ValueError(f"cfg key 'resources.package': no installed package {spec['package']!r}")
+    folder = (root / spec.get("folder", "")).resolve()
     if root != folder and root not in folder.parents:
         raise ValueError(f"cfg key 'resources.folder' must stay inside the package '{spec['package']}'")
     return folder
+
+
+def _package_folder(name: str) -> Path | None:
+    """The folder of the installed package `name` (dotted), found without importing any of it.
+
+    ``importlib.util.find_spec('a.b')`` imports ``a``, running its ``__init__``; here only the top-level
+    package is looked up through the import system (which does not import it), and each subpackage is
+    searched for in its parent's folder.
+    """
+    parts = name.split(".")
+    if not all(part.isidentifier() for part in parts):
+        return None
+    spec = importlib.util.find_spec(parts[0])
+    for part in parts[1:]:
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(part, list(spec.submodule_search_locations))
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
 def make_vec_env(
@@ -102,10 +133,20 @@ def make_vec_env(
         seed: Overrides the top-level ``seed`` (default 0).
         normalize_ob: Normalize observations with running statistics.
         clip_obs: Clip normalized observations to this magnitude.
+
+    Raises:
+        TypeError: cfg is not a mapping.
+        ValueError: No ``environment`` section, an unknown env name, or a bad cfg key or value (named).
+        FileNotFoundError: The env's model file does not exist.
     """
+    if not isinstance(cfg, Mapping):
+        raise TypeError(f"cfg must be a mapping (the parsed cfg.yaml), got {type(cfg).__name__}")
     if "environment" not in cfg or not isinstance(cfg["environment"], Mapping):
         raise ValueError(f"{cfg_source} needs an 'environment:' section")
-    environment = copy.deepcopy(dict(cfg["environment"]))
+    try:
+        environment = copy.deepcopy(dict(cfg["environment"]))
+    except RecursionError as error:
+        raise ValueError(f"{cfg_source}: the 'environment:' section is nested too deeply") from error
     if num_envs is not None:
         environment["num_envs"] = num_envs
     if num_threads is not None:

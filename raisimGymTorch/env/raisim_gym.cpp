@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <climits>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -34,7 +35,15 @@ std::string shapeText(const std::vector<py::ssize_t>& shape) {
   return text.str();
 }
 
-// The buffer of `object` if it is a C-contiguous numpy array of exactly `dtype` and `shape`
+// Whether `dtype` is T in this machine's byte order. Compared by type number, not by identity: numpy
+// hands out equal float32 descriptors that are distinct objects (one with metadata, for instance).
+template <class T>
+bool isNativeDtype(const py::dtype& dtype) {
+  const char order = dtype.byteorder();  // numpy spells native order '=' ('|' where it does not apply)
+  return dtype.num() == py::dtype::of<T>().num() && (order == '=' || order == '|');
+}
+
+// The buffer of `object` if it is an aligned, C-contiguous numpy array of exactly `dtype` and `shape`
 // (writeable when `writeable`); otherwise a ValueError/TypeError that says which of these is wrong.
 template <class T>
 T* checkedBuffer(const py::handle& object, const char* name, const std::vector<py::ssize_t>& shape, bool writeable) {
@@ -44,19 +53,34 @@ T* checkedBuffer(const py::handle& object, const char* name, const std::vector<p
                          shapeText(shape) + ", got " + py::str(py::type::of(object)).cast<std::string>());
   auto array = py::reinterpret_borrow<py::array>(object);
   std::vector<py::ssize_t> actual(array.shape(), array.shape() + array.ndim());
-  if (!array.dtype().is(py::dtype::of<T>()))
+  if (!isNativeDtype<T>(array.dtype()))
     throw py::type_error(std::string(name) + " must have dtype " + expected + ", got " +
                          py::str(array.dtype()).cast<std::string>() + " (convert with .astype(np." + expected + "))");
   if (actual != shape)
     throw py::value_error(std::string(name) + " must have shape " + shapeText(shape) + ", got " + shapeText(actual));
   if (!(array.flags() & py::array::c_style))
     throw py::value_error(std::string(name) + " must be C-contiguous (use np.ascontiguousarray)");
+  if (!(array.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::value_error(std::string(name) + " must be aligned to its dtype (use .copy())");
   if (writeable && !array.writeable()) throw py::value_error(std::string(name) + " must be writeable");
   return const_cast<T*>(static_cast<const T*>(array.data()));
 }
 
-// Python objects from the parsed YAML become a Config tree.
-Config toConfig(const py::handle& value, const std::string& path, const std::shared_ptr<const std::string>& source) {
+// Far beyond any real cfg, and small enough that neither the recursion below nor an alias-expanded
+// YAML ("billion laughs": a few lines naming each other ten times over) can exhaust stack or memory.
+constexpr int kMaxConfigDepth = 64;
+constexpr std::size_t kMaxConfigNodes = 100000;
+
+// Python objects from the parsed YAML become a Config tree; `nodes` counts the nodes made so far.
+Config toConfig(const py::handle& value, const std::string& path, const std::shared_ptr<const std::string>& source,
+                int depth, std::size_t& nodes) {
+  if (depth > kMaxConfigDepth)
+    throw py::value_error("cfg is nested deeper than " + std::to_string(kMaxConfigDepth) + " levels at key '" +
+                          path.substr(0, 200) + "...' (in " + *source + ")");
+  if (++nodes > kMaxConfigNodes)
+    throw py::value_error("cfg has more than " + std::to_string(kMaxConfigNodes) +
+                          " keys and values (YAML aliases expanded); reached at key '" + path.substr(0, 200) +
+                          "' (in " + *source + ")");
   if (value.is_none()) return Config::null(path, source);
   if (py::isinstance<py::bool_>(value)) return Config::scalar(value.cast<bool>(), path, source);
   if (py::isinstance<py::int_>(value)) {
@@ -66,7 +90,11 @@ Config toConfig(const py::handle& value, const std::string& path, const std::sha
       throw py::value_error("cfg key '" + path + "' is an integer out of range (in " + *source + ")");
     return Config::scalar(integer, path, source);
   }
-  if (py::isinstance<py::float_>(value)) return Config::scalar(value.cast<double>(), path, source);
+  if (py::isinstance<py::float_>(value)) {
+    const double number = value.cast<double>();
+    if (std::isnan(number)) throw py::value_error("cfg key '" + path + "' is NaN (in " + *source + ")");
+    return Config::scalar(number, path, source);
+  }
   if (py::isinstance<py::str>(value)) return Config::scalar(value.cast<std::string>(), path, source);
   if (py::isinstance<py::dict>(value)) {
     Config node = Config::mapping(path, source);
@@ -75,14 +103,15 @@ Config toConfig(const py::handle& value, const std::string& path, const std::sha
         throw py::value_error("cfg key " + py::repr(item.first).cast<std::string>() + " under '" + path +
                               "' must be a string (in " + *source + ")");
       const std::string key = item.first.cast<std::string>();
-      node.addChild(key, toConfig(item.second, path.empty() ? key : path + "." + key, source));
+      node.addChild(key, toConfig(item.second, path.empty() ? key : path + "." + key, source, depth + 1, nodes));
     }
     return node;
   }
   if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
     Config node = Config::sequence(path, source);
     std::size_t index = 0;
-    for (auto item : value) node.addChild("", toConfig(item, path + "[" + std::to_string(index++) + "]", source));
+    for (auto item : value)
+      node.addChild("", toConfig(item, path + "[" + std::to_string(index++) + "]", source, depth + 1, nodes));
     return node;
   }
   throw py::value_error("cfg key '" + path + "' has a value of unsupported type " +
@@ -103,7 +132,8 @@ Config parseConfig(const py::object& cfg, const std::string& source) {
   if (!py::isinstance<py::dict>(tree))
     throw py::value_error("cfg must be a YAML mapping (the environment: block), got " +
                           py::str(py::type::of(tree)).cast<std::string>() + " (" + source + ")");
-  return toConfig(tree, "", std::make_shared<const std::string>(source));
+  std::size_t nodes = 0;
+  return toConfig(tree, "", std::make_shared<const std::string>(source), 0, nodes);
 }
 
 // Owns the vectorized environment and serializes calls: the core is not re-entrant, and a second
@@ -133,11 +163,24 @@ class Module {
   std::mutex mutex_;
 };
 
+// Runs function() with the GIL released and the object's lock held. The lock is taken after the GIL
+// is released, so that a thread waiting for it never blocks a thread that holds it. Whether the env
+// is still open is checked again under the lock: another thread may have closed it meanwhile.
 template <class Function>
 auto withoutGil(Module& self, Function&& function) {
   py::gil_scoped_release release;
   std::lock_guard<std::mutex> lock(self.mutex());
+  self.env();
   return function();
+}
+
+// Runs function(env) with the GIL held and the object's lock taken: for calls that touch Python
+// objects or state that a concurrent step writes. Safe because nothing waits for the GIL while
+// holding the lock.
+template <class Function>
+auto withLock(Module& self, Function&& function) {
+  std::lock_guard<std::mutex> lock(self.mutex());
+  return function(self.env());
 }
 
 // Raises naming the first NaN/inf in `values`, a vector (rows == 0) or a rows x columns matrix.
@@ -201,8 +244,23 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             withoutGil(self, [&] { env.getFinalObservation(EigenRowMajorMatMap(data, env.getNumOfEnvs(), env.getObDim())); });
           },
           py::arg("out"))
-      .def("setSeed", [](Module& self, int seed) { self.env().setSeed(seed); }, py::arg("seed"))
-      .def("setNormalization", [](Module& self, bool enabled, float clip) { self.env().setNormalization(enabled, clip); },
+      .def(
+          "setSeed",
+          [](Module& self, long long seed) {
+            withLock(self, [&](Vectorized& env) {
+              // Env i gets seed + i in a C int.
+              const long long highest = static_cast<long long>(INT_MAX) - (env.getNumOfEnvs() - 1);
+              if (seed < INT_MIN || seed > highest)
+                throw py::value_error("seed must be between " + std::to_string(INT_MIN) + " and " +
+                                      std::to_string(highest) + " (env i gets seed + i), got " + std::to_string(seed));
+              env.setSeed(static_cast<int>(seed));
+            });
+          },
+          py::arg("seed"))
+      .def("setNormalization",
+           [](Module& self, bool enabled, float clip) {
+             withLock(self, [&](Vectorized& env) { env.setNormalization(enabled, clip); });
+           },
            py::arg("enabled"), py::arg("clip"))
       .def(
           "getObStatistics",
@@ -210,10 +268,12 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             auto& env = self.env();
             float* meanData = checkedBuffer<float>(mean, "mean", {env.getObDim()}, true);
             float* varData = checkedBuffer<float>(var, "var", {env.getObDim()}, true);
-            const auto& statistics = env.statistics();
-            Eigen::Map<EigenVec>(meanData, env.getObDim()) = statistics.mean().cast<float>();
-            Eigen::Map<EigenVec>(varData, env.getObDim()) = statistics.var().cast<float>();
-            return statistics.count();
+            return withLock(self, [&](Vectorized& locked) {
+              const auto& statistics = locked.statistics();
+              Eigen::Map<EigenVec>(meanData, locked.getObDim()) = statistics.mean().cast<float>();
+              Eigen::Map<EigenVec>(varData, locked.getObDim()) = statistics.var().cast<float>();
+              return statistics.count();
+            });
           },
           py::arg("mean"), py::arg("var"), "Fills mean and var (float32) and returns the sample count.")
       .def(
@@ -222,8 +282,10 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             auto& env = self.env();
             const float* meanData = checkedBuffer<float>(mean, "mean", {env.getObDim()}, false);
             const float* varData = checkedBuffer<float>(var, "var", {env.getObDim()}, false);
-            env.statistics().set(Eigen::Map<const EigenVec>(meanData, env.getObDim()).cast<double>(),
-                                 Eigen::Map<const EigenVec>(varData, env.getObDim()).cast<double>(), count);
+            withLock(self, [&](Vectorized& locked) {
+              locked.statistics().set(Eigen::Map<const EigenVec>(meanData, locked.getObDim()).cast<double>(),
+                                      Eigen::Map<const EigenVec>(varData, locked.getObDim()).cast<double>(), count);
+            });
           },
           py::arg("mean"), py::arg("var"), py::arg("count"))
       .def("getActionBounds",
@@ -246,20 +308,24 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             auto& env = self.env();
             const int terms = static_cast<int>(env.getRewardNames().size());
             float* data = checkedBuffer<float>(out, "reward terms", {env.getNumOfEnvs(), terms}, true);
-            env.getRewardTerms(EigenRowMajorMatMap(data, env.getNumOfEnvs(), terms));
+            withLock(self, [&](Vectorized& locked) {
+              locked.getRewardTerms(EigenRowMajorMatMap(data, locked.getNumOfEnvs(), terms));
+            });
           },
           py::arg("out"))
       .def("getRewardInfo",
            [](Module& self) {
-             auto& env = self.env();
-             py::list info;
-             for (int i = 0; i < env.getNumOfEnvs(); ++i) {
-               const auto& rewards = env.environment(i).getRewards();
-               py::dict terms;
-               for (std::size_t t = 0; t < rewards.size(); ++t) terms[py::str(rewards.names()[t])] = rewards.values()[t];
-               info.append(terms);
-             }
-             return info;
+             return withLock(self, [&](Vectorized& env) {
+               py::list info;
+               for (int i = 0; i < env.getNumOfEnvs(); ++i) {
+                 const auto& rewards = env.environment(i).getRewards();
+                 py::dict terms;
+                 for (std::size_t t = 0; t < rewards.size(); ++t)
+                   terms[py::str(rewards.names()[t])] = rewards.values()[t];
+                 info.append(terms);
+               }
+               return info;
+             });
            })
       .def(
           "getState",
@@ -271,8 +337,10 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             const World* world = env.environment(index).getWorld();
             if (world == nullptr) throw std::runtime_error("this environment has no world");
             py::array_t<double> qpos(world->nq()), qvel(world->nv());
-            std::copy(world->data()->qpos, world->data()->qpos + world->nq(), qpos.mutable_data());
-            std::copy(world->data()->qvel, world->data()->qvel + world->nv(), qvel.mutable_data());
+            withLock(self, [&](Vectorized&) {
+              std::copy(world->data()->qpos, world->data()->qpos + world->nq(), qpos.mutable_data());
+              std::copy(world->data()->qvel, world->data()->qvel + world->nv(), qvel.mutable_data());
+            });
             return py::make_tuple(qpos, qvel);
           },
           py::arg("index") = 0, "(qpos, qvel) of environment `index`, copied.")
@@ -310,7 +378,8 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
       .def("getActionDim", [](Module& self) { return self.env().getActionDim(); })
       .def("getNumOfEnvs", [](Module& self) { return self.env().getNumOfEnvs(); })
       .def("getNumThreads", [](Module& self) { return self.env().getNumThreads(); })
-      .def("getDivergedResets", [](Module& self) { return self.env().getDivergedResets(); })
+      .def("getDivergedResets",
+           [](Module& self) { return withLock(self, [](Vectorized& env) { return env.getDivergedResets(); }); })
       .def("getMaxEpisodeSteps", [](Module& self) { return self.env().getMaxEpisodeSteps(); })
       .def("getControlTimeStep", [](Module& self) { return self.env().environment(0).getControlTimeStep(); })
       .def("getSimulationTimeStep", [](Module& self) { return self.env().environment(0).getSimulationTimeStep(); });

@@ -14,7 +14,9 @@ A checkpoint is a plain dict that ``torch.load(weights_only=True)`` accepts:
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -132,10 +134,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    _check_archive(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch reports corruption as RuntimeError, UnpicklingError, EOFError, …
-        raise ValueError(f"{path} is not a readable checkpoint (corrupt or truncated?): {error}") from error
+        message = str(error)
+        if "Weights only load failed" in message:
+            # torch's own message suggests loading with weights_only=False, which runs whatever the file names.
+            refused = re.search(r"Unsupported global: GLOBAL (\S+)", message)
+            if refused:
+                raise ValueError(f"{path} is not a readable checkpoint: it asks to build a {refused.group(1)}, "
+                                 "which no raisimGymTorch checkpoint contains; it was not loaded, because unpickling "
+                                 "it could run code") from None
+            detail = re.search(r"WeightsUnpickler error: ([^\n]*)", message)
+            message = detail.group(1) if detail else "the safe unpickler refused it"
+        raise ValueError(f"{path} is not a readable checkpoint (corrupt or truncated?): {message}") from error
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a raisimGymTorch checkpoint (no '{CHECKPOINT_FORMAT}' format marker); "
                          "runner.py writes them as full_<iteration>.pt")
@@ -155,6 +168,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             raise ValueError(f"{path} is damaged: {key} has shape {tuple(checkpoint[key].shape)}, "
                              f"expected ({checkpoint['obs_dim']},)")
     return checkpoint
+
+
+def _check_archive(path: Path) -> None:
+    """Raises ValueError if a member of the zip archive that torch.save writes fails its CRC-32.
+
+    torch.load does not check the CRCs, so a flipped bit in a tensor's bytes would load as a wrong weight.
+    Files that are not zip archives are left to torch.load to refuse.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return
+    if damaged is not None:
+        raise ValueError(f"{path} is not a readable checkpoint (corrupt or truncated?): {damaged} fails its CRC check")
 
 
 def check_dimensions(checkpoint: Mapping[str, Any], obs_dim: int, action_dim: int, path: str | Path) -> None:

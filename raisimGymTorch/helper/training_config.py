@@ -47,12 +47,16 @@ def load_training_config(path: str | Path) -> TrainingConfig:
 
     Raises:
         FileNotFoundError: The file does not exist.
-        ValueError: Invalid YAML, an unknown key or a bad value; the message names the key and the file.
+        ValueError: Not UTF-8, invalid YAML, an unknown key or a bad value; the message names the key and the file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"cfg file not found: {path}")
-    return parse_training_config(path.read_text(), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text: {error}") from error
+    return parse_training_config(text, str(path))
 
 
 def parse_training_config(text: str, source: str = "cfg.yaml") -> TrainingConfig:
@@ -72,6 +76,8 @@ def parse_training_config(text: str, source: str = "cfg.yaml") -> TrainingConfig
         cfg = YAML(typ="safe", pure=True).load(text)
     except YAMLError as error:
         raise ValueError(f"{source} is not valid YAML: {error}") from error
+    except RecursionError as error:
+        raise ValueError(f"{source} is nested too deeply to parse") from error
     if not isinstance(cfg, dict):
         raise ValueError(f"{source} must hold a mapping with an 'environment:' section, got {type(cfg).__name__}")
     for key in cfg:
