@@ -5,6 +5,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <cmath>
 #include <memory>
 #include <random>
 #include <string>
@@ -22,15 +23,21 @@ using EigenBoolVec = Eigen::Matrix<bool, -1, 1>;
 
 class RaisimGymEnv {
  public:
+  // More physics steps per control step than this is a cfg mistake, not a simulation.
+  static constexpr double kMaxSubsteps = 1e5;
+
   // Reads simulation_dt and control_dt from cfg; the environment's constructor does the rest.
   RaisimGymEnv(std::string resourceDir, const Config& cfg)
       : resourceDir_(std::move(resourceDir)), cfg_(cfg) {
     simulation_dt_ = cfg["simulation_dt"].as<double>();
     control_dt_ = cfg["control_dt"].as<double>();
-    if (!(simulation_dt_ > 0) || !(control_dt_ >= simulation_dt_))
-      throw std::invalid_argument("cfg needs 0 < simulation_dt <= control_dt, got simulation_dt = " +
-                                  std::to_string(simulation_dt_) + ", control_dt = " + std::to_string(control_dt_) +
-                                  " (in " + cfg.source() + ")");
+    const double substeps = control_dt_ / simulation_dt_;
+    if (!(simulation_dt_ > 0) || !std::isfinite(control_dt_) || !(control_dt_ >= simulation_dt_) ||
+        !(substeps <= kMaxSubsteps))
+      throw std::invalid_argument("cfg needs finite 0 < simulation_dt <= control_dt with at most " +
+                                  std::to_string(static_cast<long long>(kMaxSubsteps)) +
+                                  " physics steps per control step, got simulation_dt = " + std::to_string(simulation_dt_) +
+                                  ", control_dt = " + std::to_string(control_dt_) + " (in " + cfg.source() + ")");
   }
   virtual ~RaisimGymEnv() = default;
   RaisimGymEnv(const RaisimGymEnv&) = delete;

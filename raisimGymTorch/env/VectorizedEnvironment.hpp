@@ -59,8 +59,10 @@ class VectorizedEnvironment {
       throw std::invalid_argument("cfg key 'max_time' must be positive, got " + std::to_string(maxTime) + " (in " +
                                   cfg_.source() + ")");
     const double controlDt = environments_[0]->getControlTimeStep();
-    maxEpisodeSteps_ = std::isinf(maxTime) ? std::numeric_limits<long long>::max()
-                                            : std::max(1LL, static_cast<long long>(maxTime / controlDt + 1e-9));
+    // Beyond 2^62 steps a time limit is no limit, and the cast to an integer would overflow.
+    const double steps = maxTime / controlDt + 1e-9;
+    maxEpisodeSteps_ = steps > 0x1p62 ? std::numeric_limits<long long>::max()
+                                      : std::max(1LL, static_cast<long long>(steps));
 
     finalObservation_ = EigenRowMajorMat::Zero(numEnvs_, obDim_);
     actionScratch_ = EigenRowMajorMat::Zero(numEnvs_, actionDim_);

@@ -20,10 +20,8 @@ def test_bad_input(row, table_run):
     check_case(row, table_run)
 
 
-# --- known gaps in the C++ core (the fixes belong in RaisimGymEnv.hpp and World.hpp; see the issue-7 report) -----
+# --- time steps, and a known gap in the C++ core (World.hpp) ------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="RaisimGymEnv accepts a non-finite control_dt and casts the substep count "
-                                       "(control_dt / simulation_dt) to int unchecked")
 @pytest.mark.parametrize("times", [{"control_dt": float("inf")}, {"simulation_dt": 1e-12, "control_dt": 1.0}],
                          ids=["infinite control_dt", "10**12 substeps"])
 def test_time_steps_whose_substep_count_is_not_an_int_are_rejected(times):
