@@ -1,0 +1,13 @@
+"""Plays a trained Ant policy.
+
+    python raisimGymTorch/env/envs/rsg_ant/tester.py -w path/to/full_N.pt [--episodes K] [--no-video]
+"""
+from raisimGymTorch.helper import player
+
+
+def main() -> int:
+    return player.main("rsg_ant")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
