@@ -1,6 +1,6 @@
 """The vectorized environment's contract, end to end against the compiled rsg_anymal module."""
 import numpy as np
-from conftest import random_actions
+from conftest import anymal_cfg, random_actions
 
 NUM_OBS, NUM_ACTS = 34, 12
 RESET_HEIGHT = 0.55  # rsg_anymal starts every episode with the base at this height
@@ -165,24 +165,28 @@ def test_large_actions_fail_without_truncation(make_anymal):
 
 def test_reward_is_the_sum_of_its_named_terms(make_anymal):
     env = make_anymal(num_envs=3, max_time=100.0)
-    assert env.reward_names == ["forwardVel", "torque"]
+    names = ["forwardVel", "torque", "alive", "orientation", "jointSpeed"]
+    assert env.reward_names == names
+    environment = anymal_cfg()["environment"]
+    velocity_cap = environment["forward_velocity_cap"] * environment["reward"]["forwardVel"]["coeff"]
     actions = random_actions(3, NUM_ACTS, 5, scale=0.5)
     for step in range(5):
         reward, done = env.step(actions[step])
         assert not done.any()
         info = env.get_reward_info()
-        assert len(info) == 3 and all(set(terms) == {"forwardVel", "torque"} for terms in info)
-        from_info = np.array([[terms["forwardVel"], terms["torque"]] for terms in info])
+        assert len(info) == 3 and all(set(terms) == set(names) for terms in info)
+        from_info = np.array([[terms[name] for name in names] for terms in info])
         np.testing.assert_allclose(env.reward_terms(), from_info, rtol=1e-6)
         np.testing.assert_allclose(reward, from_info.sum(axis=1), rtol=1e-5, atol=1e-7)
         assert np.all(from_info[:, 1] < 0), "torque is a penalty (coeff < 0) and the joints work"
-        assert np.all(from_info[:, 0] <= 0.3 * 4.0 + 1e-6), "forward velocity reward is capped at coeff * 4"
+        assert np.all(from_info[:, 0] <= velocity_cap + 1e-6), "forward velocity reward is capped at coeff * cap"
     assert len(set(np.round(reward, 6))) > 1, "envs with different actions earn different rewards"
 
 
 def test_reward_coefficients_come_from_the_cfg(make_anymal):
     base = make_anymal(max_time=100.0)
-    doubled = make_anymal(max_time=100.0, reward={"forwardVel": {"coeff": 0.6}, "torque": {"coeff": -8e-6}})
+    reward = anymal_cfg()["environment"]["reward"]
+    doubled = make_anymal(max_time=100.0, reward={name: {"coeff": 2 * term["coeff"]} for name, term in reward.items()})
     actions = random_actions(2, NUM_ACTS, 3, scale=0.5)
     for step in range(3):
         base.step(actions[step])

@@ -1,5 +1,10 @@
 // ANYmal C learns to walk forward on flat ground: the original raisimGymTorch example task on
 // MuJoCo, with the robot model written for this project (rsc/anymal_c/anymal_c.xml).
+//
+// Reward (coefficients in cfg.yaml): the original's forwardVel and torque terms, plus an alive
+// bonus, a tilt penalty and a joint-speed penalty. Every per-step penalty makes ending the episode
+// early (-10) attractive unless staying up pays: the alive bonus does that. The velocity cap and the
+// joint-speed penalty make a walk pay better than a gallop (benchmarks/results/learn_anymal.md).
 #pragma once
 
 #include <array>
@@ -32,11 +37,16 @@ class ENVIRONMENT : public RaisimGymEnv {
     actionScale_ = cfg["action_std"].as<double>();
     resetNoise_ = cfg.get<double>("reset_noise", 0.0);
 
-    for (const char* leg : {"LF", "RF", "LH", "RH"}) footBodies_[footCount_++] = world_->bodyId(std::string(leg) + "_SHANK");
+    velocityCap_ = cfg["forward_velocity_cap"].as<double>();
+    floorGeom_ = world_->geomId("floor");
+    for (int leg = 0; leg < 4; ++leg) footGeoms_[leg] = world_->geomId(std::string(kLegs[leg]) + "_FOOT");
 
-    rewards_.initialize(cfg["reward"], {"forwardVel", "torque"});
+    rewards_.initialize(cfg["reward"], {"forwardVel", "torque", "alive", "orientation", "jointSpeed"});
     forwardVelocityTerm_ = rewards_.term("forwardVel");
     torqueTerm_ = rewards_.term("torque");
+    aliveTerm_ = rewards_.term("alive");
+    orientationTerm_ = rewards_.term("orientation");
+    jointSpeedTerm_ = rewards_.term("jointSpeed");
 
     obDim_ = 34;
     actionDim_ = kJoints;
@@ -62,13 +72,21 @@ class ENVIRONMENT : public RaisimGymEnv {
   float step(const Eigen::Ref<EigenVec>& action) final {
     jointTarget_ = nominalJointAngles_ + actionScale_ * action.cast<double>();
     world_->setPdTarget(jointTarget_, zeroVelocity_);
-    double torqueSquared = 0.0;
+    double torqueSquared = 0.0, jointSpeedSquared = 0.0;
     for (int substep = 0; substep < getSubsteps(); ++substep) {
       world_->integrate();
       torqueSquared += world_->jointTorque().squaredNorm();
+      jointSpeedSquared += world_->generalizedVelocity().tail<kJoints>().squaredNorm();
     }
-    rewards_.record(forwardVelocityTerm_, std::min(4.0, world_->baseLinearVelocityInBodyFrame()[0]));
+    const Eigen::Matrix3d rotation = world_->baseOrientation();
+    // World-frame x velocity (the original used the body frame, which pays as much for walking off
+    // in a curve: policies trained on it turned by 50-160 degrees within 4 s).
+    rewards_.record(forwardVelocityTerm_, std::min(velocityCap_, world_->generalizedVelocity()[0]));
     rewards_.record(torqueTerm_, torqueSquared / getSubsteps());
+    rewards_.record(aliveTerm_, 1.0);
+    // Tilt: the horizontal part of the world's z axis seen from the body, 0 when level.
+    rewards_.record(orientationTerm_, rotation(2, 0) * rotation(2, 0) + rotation(2, 1) * rotation(2, 1));
+    rewards_.record(jointSpeedTerm_, jointSpeedSquared / getSubsteps());
     return rewards_.sum();
   }
 
@@ -85,10 +103,10 @@ class ENVIRONMENT : public RaisimGymEnv {
   }
 
   bool isTerminalState(float& terminalReward) final {
-    // Only the shanks (which carry the feet) may touch the ground.
-    for (int c = 0; c < world_->contactCount(); ++c) {
-      const auto [bodyA, bodyB] = world_->contactBodies(c);
-      if (!isFoot(bodyA) || !isFoot(bodyB)) {
+    // Only the feet may touch the ground: a knee, shank or the base on the floor is a fall.
+    const mjData* data = world_->data();
+    for (int c = 0; c < data->ncon; ++c) {
+      if (!isFootOrFloor(data->contact[c].geom[0]) || !isFootOrFloor(data->contact[c].geom[1])) {
         terminalReward = terminalReward_;
         return true;
       }
@@ -98,10 +116,12 @@ class ENVIRONMENT : public RaisimGymEnv {
   }
 
  private:
-  bool isFoot(int body) const {
-    if (body == 0) return true;  // the world (floor) side of a contact
-    for (int foot : footBodies_)
-      if (body == foot) return true;
+  static constexpr const char* kLegs[4] = {"LF", "RF", "LH", "RH"};
+
+  bool isFootOrFloor(int geom) const {
+    if (geom == floorGeom_) return true;
+    for (int foot : footGeoms_)
+      if (geom == foot) return true;
     return false;
   }
 
@@ -110,9 +130,10 @@ class ENVIRONMENT : public RaisimGymEnv {
   double actionScale_ = 0.3;
   double resetNoise_ = 0.0;
   float terminalReward_ = -10.f;
-  std::array<int, 4> footBodies_{};
-  int footCount_ = 0;
-  int forwardVelocityTerm_ = 0, torqueTerm_ = 0;
+  double velocityCap_ = 1.0;
+  int floorGeom_ = 0;
+  std::array<int, 4> footGeoms_{};
+  int forwardVelocityTerm_ = 0, torqueTerm_ = 0, aliveTerm_ = 0, orientationTerm_ = 0, jointSpeedTerm_ = 0;
 };
 
 }  // namespace raisim
