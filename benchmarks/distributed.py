@@ -11,7 +11,7 @@ and threads over the same iterations.
 
 With ``--learning N`` it also trains N iterations per configuration and seed and compares the average reward
 per step of the last iterations and a deterministic evaluation at the end: the same total env count should
-learn alike.
+learn alike. distributed_learning.py makes that comparison over several seeds, with statistical tests.
 
     python benchmarks/distributed.py                     # writes benchmarks/results/distributed_rsg_anymal.md
     python benchmarks/distributed.py --quick             # seconds; proves the script works

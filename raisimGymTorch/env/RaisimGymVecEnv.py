@@ -146,16 +146,29 @@ class RaisimGymVecEnv:
         return self.wrapper.getRewardInfo()
 
     def get_statistics(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """Observation normalization statistics: (mean, var, count)."""
-        mean = np.zeros(self.num_obs, dtype=np.float32)
-        var = np.zeros(self.num_obs, dtype=np.float32)
+        """Observation normalization statistics: (mean, population variance, count).
+
+        Returns:
+            float64 copies of mean and var [num_obs], exactly as C++ keeps them, and the sample count.
+        """
+        mean = np.zeros(self.num_obs, dtype=np.float64)
+        var = np.zeros(self.num_obs, dtype=np.float64)
         count = self.wrapper.getObStatistics(mean, var)
         return mean, var, float(count)
 
     def set_statistics(self, mean: np.ndarray, var: np.ndarray, count: float) -> None:
-        """Replaces the observation normalization statistics."""
+        """Replaces the observation normalization statistics.
+
+        Args:
+            mean: [num_obs] means; any real dtype, kept as float64 (float32 from old checkpoints works too).
+            var: [num_obs] population variances, non-negative.
+            count: Samples the statistics describe, finite and non-negative.
+
+        Raises:
+            ValueError: A wrong length, a non-finite value, a negative variance or count.
+        """
         self.wrapper.setObStatistics(
-            np.ascontiguousarray(mean, dtype=np.float32), np.ascontiguousarray(var, dtype=np.float32), float(count)
+            np.ascontiguousarray(mean, dtype=np.float64), np.ascontiguousarray(var, dtype=np.float64), float(count)
         )
 
     def save_scaling(self, dir_name: str | Path, iteration: int | str) -> None:
@@ -169,8 +182,8 @@ class RaisimGymVecEnv:
     def load_scaling(self, dir_name: str | Path, iteration: int | str, count: float | None = None) -> None:
         """Reads statistics written by save_scaling; ``count`` overrides the saved count."""
         directory = Path(dir_name)
-        mean = np.loadtxt(directory / f"mean{iteration}.csv", dtype=np.float32, ndmin=1)
-        var = np.loadtxt(directory / f"var{iteration}.csv", dtype=np.float32, ndmin=1)
+        mean = np.loadtxt(directory / f"mean{iteration}.csv", dtype=np.float64, ndmin=1)
+        var = np.loadtxt(directory / f"var{iteration}.csv", dtype=np.float64, ndmin=1)
         if count is None:
             count_file = directory / f"count{iteration}.csv"
             count = float(np.loadtxt(count_file)) if count_file.exists() else 1e5

@@ -266,28 +266,31 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
           "getObStatistics",
           [](Module& self, const py::object& mean, const py::object& var) {
             auto& env = self.env();
-            float* meanData = checkedBuffer<float>(mean, "mean", {env.getObDim()}, true);
-            float* varData = checkedBuffer<float>(var, "var", {env.getObDim()}, true);
+            // float64, as the statistics are kept: ranks merge them every iteration, and a float32 hop would
+            // round them each time.
+            double* meanData = checkedBuffer<double>(mean, "mean", {env.getObDim()}, true);
+            double* varData = checkedBuffer<double>(var, "var", {env.getObDim()}, true);
             return withLock(self, [&](Vectorized& locked) {
               const auto& statistics = locked.statistics();
-              Eigen::Map<EigenVec>(meanData, locked.getObDim()) = statistics.mean().cast<float>();
-              Eigen::Map<EigenVec>(varData, locked.getObDim()) = statistics.var().cast<float>();
+              Eigen::Map<Eigen::VectorXd>(meanData, locked.getObDim()) = statistics.mean();
+              Eigen::Map<Eigen::VectorXd>(varData, locked.getObDim()) = statistics.var();
               return statistics.count();
             });
           },
-          py::arg("mean"), py::arg("var"), "Fills mean and var (float32) and returns the sample count.")
+          py::arg("mean"), py::arg("var"), "Fills mean and var (float64) and returns the sample count.")
       .def(
           "setObStatistics",
           [](Module& self, const py::object& mean, const py::object& var, double count) {
             auto& env = self.env();
-            const float* meanData = checkedBuffer<float>(mean, "mean", {env.getObDim()}, false);
-            const float* varData = checkedBuffer<float>(var, "var", {env.getObDim()}, false);
+            const double* meanData = checkedBuffer<double>(mean, "mean", {env.getObDim()}, false);
+            const double* varData = checkedBuffer<double>(var, "var", {env.getObDim()}, false);
             withLock(self, [&](Vectorized& locked) {
-              locked.statistics().set(Eigen::Map<const EigenVec>(meanData, locked.getObDim()).cast<double>(),
-                                      Eigen::Map<const EigenVec>(varData, locked.getObDim()).cast<double>(), count);
+              locked.statistics().set(Eigen::Map<const Eigen::VectorXd>(meanData, locked.getObDim()),
+                                      Eigen::Map<const Eigen::VectorXd>(varData, locked.getObDim()), count);
             });
           },
-          py::arg("mean"), py::arg("var"), py::arg("count"))
+          py::arg("mean"), py::arg("var"), py::arg("count"),
+          "Replaces the statistics: mean and var (float64, finite, var >= 0) and a finite count >= 0.")
       .def("getActionBounds",
            [](Module& self) {
              auto& env = self.env().environment(0);

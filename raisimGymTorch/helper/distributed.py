@@ -37,7 +37,8 @@ WAIT_FOR_RANK0_FACTOR = 10
 """Ranks wait this many timeouts for rank 0's checkpoint, export, evaluation and video (10 minutes by default)."""
 
 Statistics = tuple[np.ndarray, np.ndarray, float]
-"""Observation statistics (mean [obs_dim], population variance [obs_dim], count), as `RaisimGymVecEnv` gives them."""
+"""Observation statistics (mean [obs_dim], population variance [obs_dim], count), float64 as `RaisimGymVecEnv` gives
+them: the ranks merge them every iteration, and any narrower hop would round the merged result each time."""
 
 
 class DistributedError(RuntimeError):
@@ -334,7 +335,8 @@ class Distributed:
             base: The statistics all ranks held at the start of the iteration.
 
         Returns:
-            The merged statistics as the env now holds them (float32 values), the next iteration's `base`.
+            The merged statistics as the env now holds them (float64, bit for bit what the merge computed),
+            the next iteration's `base`.
         """
         mean, var, count = env.get_statistics()
         local = torch.from_numpy(np.concatenate([[count], mean, var]).astype(np.float64)).to(self._device)

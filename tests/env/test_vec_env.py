@@ -228,8 +228,9 @@ def test_statistics_merge_batches_into_the_mean_and_variance_of_their_union(make
     union = np.concatenate(batches)
     mean, var, count = normalizing.get_statistics()
     assert count == len(union) == 24
-    np.testing.assert_allclose(mean, union.mean(axis=0), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(var, union.var(axis=0), rtol=1e-5, atol=1e-7)
+    # Both sides are double: only summation order differs (atol covers features that never vary).
+    np.testing.assert_allclose(mean, union.mean(axis=0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(var, union.var(axis=0), rtol=1e-12, atol=1e-15)
 
 
 def test_normalized_observation_formula(make_anymal):
@@ -263,9 +264,9 @@ def test_observe_normalizes_with_the_statistics_it_just_updated(make_anymal):
     for step in range(3):
         ob = normalizing.observe(update_statistics=True)
         mean, var, _ = normalizing.get_statistics()
-        # Float32 statistics of near-constant features amplify rounding, hence the tolerance.
+        # The statistics come back exactly as C++ used them, so only observe()'s float32 output rounds.
         expected = normalized(raw.observe(update_statistics=False), mean, var, 10.0)
-        np.testing.assert_allclose(ob, expected, rtol=1e-4, atol=2e-3)
+        np.testing.assert_allclose(ob, expected, rtol=1e-6, atol=1e-6)
         normalizing.step(actions[step])
         raw.step(actions[step])
 
@@ -292,13 +293,18 @@ def test_without_normalization_observations_are_raw(make_anymal):
 def test_statistics_set_get_round_trip(make_anymal):
     env = make_anymal(normalize_ob=True)
     rng = np.random.default_rng(0)
-    mean = rng.standard_normal(NUM_OBS).astype(np.float32)
-    var = rng.uniform(0.1, 3.0, NUM_OBS).astype(np.float32)
+    mean = rng.standard_normal(NUM_OBS)
+    var = rng.uniform(0.1, 3.0, NUM_OBS)
     env.set_statistics(mean, var, 12345.0)
     got_mean, got_var, got_count = env.get_statistics()
+    # float64 both ways, bit for bit: distributed ranks hand the statistics back and forth every iteration.
+    assert got_mean.dtype == got_var.dtype == np.float64
     np.testing.assert_array_equal(got_mean, mean)
     np.testing.assert_array_equal(got_var, var)
     assert got_count == 12345.0
+    # float32 arrays (checkpoints written before the statistics went float64) are widened, not refused.
+    env.set_statistics(mean.astype(np.float32), var.astype(np.float32), 3.0)
+    np.testing.assert_array_equal(env.get_statistics()[0], mean.astype(np.float32).astype(np.float64))
 
 
 def test_save_and_load_scaling_round_trip(make_anymal, tmp_path):
@@ -313,14 +319,12 @@ def test_save_and_load_scaling_round_trip(make_anymal, tmp_path):
     fresh.load_scaling(tmp_path, 200)
     mean, var, count = trained.get_statistics()
     loaded_mean, loaded_var, loaded_count = fresh.get_statistics()
-    np.testing.assert_allclose(loaded_mean, mean, rtol=1e-6)
-    np.testing.assert_allclose(loaded_var, var, rtol=1e-6)
+    # savetxt writes 18 significant digits, enough for every double to read back exactly.
+    np.testing.assert_array_equal(loaded_mean, mean)
+    np.testing.assert_array_equal(loaded_var, var)
     assert loaded_count == count == 9.0
-    # The loaded statistics are the ones used: both envs normalize the same state alike (the csv holds
-    # float32 values of double statistics, and near-constant features magnify that rounding).
+    # The loaded statistics are the ones used: both envs normalize the same state identically.
     trained.reset()
-    np.testing.assert_allclose(
-        fresh.observe(update_statistics=False), trained.observe(update_statistics=False), atol=1e-3
-    )
+    np.testing.assert_array_equal(fresh.observe(update_statistics=False), trained.observe(update_statistics=False))
     fresh.load_scaling(tmp_path, 200, count=1e5)
     assert fresh.get_statistics()[2] == 1e5

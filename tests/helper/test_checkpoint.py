@@ -86,6 +86,23 @@ def test_restore_puts_state_back_into_fresh_objects(small_env, tmp_path):
     assert torch.equal(torch.randn(5, generator=ppo.generator), torch.randn(5, generator=other.generator))
 
 
+def test_statistics_are_saved_in_float64_and_float32_files_still_restore(small_env, tmp_path):
+    env = small_env()
+    ppo = trained_ppo(env)
+    saved = make_checkpoint(ppo, env, 3, "rsg_anymal", small_cfg_text())
+    assert saved["obs_mean"].dtype == saved["obs_var"].dtype == torch.float64
+    # A file from before the statistics went float64: same version, float32 means and variances.
+    old = dict(saved, obs_mean=saved["obs_mean"].float(), obs_var=saved["obs_var"].float())
+    path = save_checkpoint(old, tmp_path / "full_3.pt")
+
+    other_env = small_env()
+    assert restore_checkpoint(load_checkpoint(path), trained_ppo(other_env, seed=1), other_env, path) == 3
+    mean, var, count = other_env.get_statistics()
+    np.testing.assert_array_equal(mean, old["obs_mean"].double().numpy())
+    np.testing.assert_array_equal(var, old["obs_var"].double().numpy())
+    assert count == float(saved["obs_count"])
+
+
 def test_failed_write_leaves_previous_checkpoint_intact(small_env, tmp_path, monkeypatch):
     env = small_env()
     ppo = trained_ppo(env)

@@ -231,13 +231,13 @@ case("getRewardTerms: wrong shape", ValueError, "reward terms must have shape")(
 
 def get_statistics_into_read_only():
     with anymal() as env:
-        env.wrapper.getObStatistics(read_only(np.zeros(env.num_obs, np.float32)), np.zeros(env.num_obs, np.float32))
+        env.wrapper.getObStatistics(read_only(np.zeros(env.num_obs)), np.zeros(env.num_obs))
 
 
 case("getObStatistics: read-only mean", ValueError, "mean must be writeable")(get_statistics_into_read_only)
 
 
-def set_statistics(mean=0.0, var=1.0, count=1.0, dtype=np.float32):
+def set_statistics(mean=0.0, var=1.0, count=1.0, dtype=np.float64):
     with anymal() as env:
         env.wrapper.setObStatistics(np.full(env.num_obs, mean, dtype), np.full(env.num_obs, var, dtype), count)
 
@@ -248,8 +248,15 @@ case("setObStatistics: NaN count", ValueError, "count must be finite and non-neg
     lambda: set_statistics(count=float("nan")))
 case("setObStatistics: inf count", ValueError, "count must be finite and non-negative")(
     lambda: set_statistics(count=float("inf")))
-case("setObStatistics: float64 arrays", TypeError, "mean must have dtype float32, got float64")(
-    lambda: set_statistics(dtype=np.float64))
+case("setObStatistics: float32 arrays", TypeError, "mean must have dtype float64, got float32")(
+    lambda: set_statistics(dtype=np.float32))
+case("getObStatistics: float32 buffers", TypeError, "mean must have dtype float64, got float32")(
+    lambda: call("getObStatistics", np.zeros(OB, np.float32), np.zeros(OB)))
+case("setObStatistics: wrong length", ValueError, rf"var must have shape \({OB},\), got \(3,\)")(
+    lambda: call("setObStatistics", np.zeros(OB), np.ones(3), 1.0))
+case("setObStatistics: negative count", ValueError, "count must be finite and non-negative")(
+    lambda: set_statistics(count=-1.0))
+case("setObStatistics: negative variance", ValueError, "non-negative variance")(lambda: set_statistics(var=-1.0))
 
 
 def call(method, *args):

@@ -139,14 +139,14 @@ def fuzz_set_state(index, arguments):
 
 
 @SETTINGS
-@given(arguments=one_fuzzed(mean=(np.float32, (OB_DIM,)), var=(np.float32, (OB_DIM,))),
+@given(arguments=one_fuzzed(mean=(np.float64, (OB_DIM,)), var=(np.float64, (OB_DIM,))),
        count=st.one_of(st.floats(0, 1e12), st.floats(allow_nan=True, allow_infinity=True)))
 def fuzz_set_statistics(arguments, count):
     mean, var = arguments["mean"], arguments["var"]
     if arguments["fuzzed"] != "var":
         var = np.abs(var)  # a valid variance
-    valid = (meets_contract(mean, np.float32, (OB_DIM,), finite=True)
-             and meets_contract(var, np.float32, (OB_DIM,), finite=True, nonnegative=True)
+    valid = (meets_contract(mean, np.float64, (OB_DIM,), finite=True)
+             and meets_contract(var, np.float64, (OB_DIM,), finite=True, nonnegative=True)
              and math.isfinite(count) and count >= 0)
     check(lambda: ENV.setObStatistics(mean, var, count), valid)
 

@@ -44,7 +44,7 @@ def rollout(env, actions, start: threading.Barrier | None = None) -> dict[str, n
         record["done"].append(done.copy())
         record["truncated"].append(truncated.copy())
     result = {key: np.stack(value) for key, value in record.items()}
-    mean, var = np.zeros(ob_dim, np.float32), np.zeros(ob_dim, np.float32)
+    mean, var = np.zeros(ob_dim), np.zeros(ob_dim)
     result["count"] = np.array(env.getObStatistics(mean, var))
     result["mean"], result["var"] = mean, var
     return result
@@ -102,7 +102,7 @@ def one_env_from_two_threads():
             errors.append(error)
 
     def bystander():
-        mean, var = np.zeros(OB_DIM, np.float32), np.zeros(OB_DIM, np.float32)
+        mean, var = np.zeros(OB_DIM), np.zeros(OB_DIM)
         try:
             start.wait()
             for _ in range(steps):
@@ -125,7 +125,7 @@ def one_env_from_two_threads():
     for i in range(4):
         for got, want in zip(shared.getState(i), reference.getState(i)):
             assert np.array_equal(got, want), "2 x 100 steps from two threads differ from 200 steps in one"
-    mean, var = np.zeros(OB_DIM, np.float32), np.zeros(OB_DIM, np.float32)
+    mean, var = np.zeros(OB_DIM), np.zeros(OB_DIM)
     assert shared.getObStatistics(mean, var) == 2 * steps * 4, "an observation update was lost"
     shared.close()
     reference.close()
