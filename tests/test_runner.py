@@ -80,8 +80,9 @@ def test_run_directory_holds_cfg_code_logs_checkpoints_and_exports(tmp_path):
     result = run(cfg, tmp_path, lines, iterations=3)
     files = sorted(p.name for p in result.run_dir.iterdir())
     assert result.run_dir.parent == tmp_path / "data" / "rsg_anymal"
-    assert {"cfg.yaml", "Environment.hpp", "full_0.pt", "full_2.pt", "full_3.pt", "policy_0.pt", "policy_3.pt"} <= set(
-        files), files
+    assert {"cfg.yaml", "Environment.hpp", "full_0.pt", "full_2.pt", "full_3.pt", "policy_0.pt", "policy_3.pt",
+            "policy_0.onnx", "policy_3.onnx"} <= set(files), files  # ONNX: the test extra installs onnx
+    assert "[checkpoint] full_3.pt saved; exported policy_3.pt, policy_3.onnx" in lines
     assert any(name.startswith("events.out.tfevents") for name in files)
     assert (result.run_dir / "cfg.yaml").read_text() == cfg.read_text()
     assert result.last_checkpoint == result.run_dir / "full_3.pt"

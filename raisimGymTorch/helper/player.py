@@ -8,7 +8,7 @@ from pathlib import Path
 
 from raisimGymTorch.env.make import make_vec_env
 
-from . import video
+from . import mujoco_window, video
 from .checkpoint import check_dimensions, load_checkpoint
 from .evaluation import EvaluationResult, NormalizedPolicy, evaluate_policy
 from .training_config import parse_training_config
@@ -28,6 +28,7 @@ def play(
     print_function: Callable[[str], None] = print,
     render: bool = False,
     viewer_address: tuple[str, int] = ("127.0.0.1", 8080),
+    mujoco_viewer: bool = False,
 ) -> tuple[EvaluationResult, Path | None]:
     """Runs `episodes` deterministic episodes of a checkpoint's policy in one env and films them.
 
@@ -36,12 +37,13 @@ def play(
     Args:
         weight: A ``full_<N>.pt`` checkpoint.
         env_name: If given, the checkpoint must come from this env.
-        episodes: Episodes to play; 0 plays until interrupted (Ctrl-C), without a video.
+        episodes: Episodes to play; 0 plays until interrupted (Ctrl-C, or closing MuJoCo's viewer), without a video.
         record_video: Write ``<checkpoint stem>_test.mp4`` next to the checkpoint (if a GL backend works).
         seed: Seed of the env; defaults to the cfg's.
         print_function: Where console lines go.
         render: Show the episodes live in the browser, in real time while a page is open.
         viewer_address: (host, port) the live viewer binds.
+        mujoco_viewer: Show the episodes in MuJoCo's own window, in real time (needs a display).
 
     Returns:
         The episodes' outcomes and the video's path (None without a video).
@@ -49,6 +51,8 @@ def play(
     Raises:
         FileNotFoundError: The checkpoint does not exist.
         ValueError: It is corrupt, from another env, or does not fit the env.
+        mujoco_window.WindowUnavailable: `mujoco_viewer` is set and MuJoCo's viewer cannot open a window here.
+        mujoco_window.WindowClosed: The user closed MuJoCo's viewer window (nothing is written then).
     """
     weight = Path(weight)
     checkpoint = load_checkpoint(weight)
@@ -57,7 +61,7 @@ def play(
     config = parse_training_config(checkpoint["cfg_text"], f"the cfg stored in {weight}")
     env = make_vec_env(checkpoint["env_name"], config.cfg, config.source, num_envs=1, num_threads=1,
                        seed=config.seed if seed is None else seed, normalize_ob=False)
-    recorder = None
+    recorder = window = None
     try:
         check_dimensions(checkpoint, env.num_obs, env.num_acts, weight)
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
@@ -71,12 +75,22 @@ def play(
                 every, fps = video.frame_stride(float(env.wrapper.getControlTimeStep()))
                 recorder = video.VideoRecorder(env.wrapper.getModelFile(), every=every)
         control_dt = float(env.wrapper.getControlTimeStep())
+        if mujoco_viewer:
+            # After the video's setup: select_gl_backend must run before this process first imports mujoco.
+            reason = mujoco_window.unavailable_reason()
+            if reason is not None:
+                raise mujoco_window.WindowUnavailable(reason)
+            window = mujoco_window.MujocoWindow(env.wrapper.getModelFile(), control_dt)
+            print_function(f"[viewer] showing the policy in MuJoCo's viewer on display {mujoco_window.display_name()}; "
+                           "close its window to stop")
 
         def on_step() -> None:
             if recorder is not None:
                 recorder.capture(*env.wrapper.getState(0))
             if env.visualizing:
                 env.viewer.pace(control_dt)
+            if window is not None:
+                window.show(*env.wrapper.getState(0))
 
         played = 0
         while True:
@@ -93,6 +107,8 @@ def play(
             video_path = recorder.write_mp4(weight.with_name(f"{weight.stem}_test.mp4"), fps)
             print_function(f"[video] {video_path}")
     finally:
+        if window is not None:
+            window.close()
         if recorder is not None:
             recorder.close()
         env.close()
@@ -100,14 +116,20 @@ def play(
 
 
 def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
-    """The tester.py command line: ``-w full_N.pt [--episodes K] [--no-video] [--seed S] [--render]``."""
+    """The tester.py command line: ``-w full_N.pt [--episodes K] [--no-video] [--seed S] [--render | --mujoco-viewer]``.
+
+    ``--render`` and ``--mujoco-viewer`` are two live views, and one at a time: both pace to real time.
+    """
     parser = argparse.ArgumentParser(prog=prog, description="Play a trained policy deterministically.")
     parser.add_argument("-w", "--weight", default="", help="checkpoint full_<N>.pt written by runner.py")
     parser.add_argument("--episodes", type=int, default=None,
-                        help="episodes to play (default 1; with --render, until Ctrl-C)")
+                        help="episodes to play (default 1; with --render or --mujoco-viewer, until stopped)")
     parser.add_argument("--no-video", action="store_true", help="do not write an mp4 next to the checkpoint")
     parser.add_argument("--seed", type=int, default=None, help="env seed (default: the cfg's)")
-    parser.add_argument("--render", action="store_true", help="show the policy live in the browser")
+    live = parser.add_mutually_exclusive_group()
+    live.add_argument("--render", action="store_true", help="show the policy live in the browser")
+    live.add_argument("--mujoco-viewer", action="store_true",
+                      help="show the policy in MuJoCo's own window, in real time, until it is closed (needs a display)")
     parser.add_argument("--host", default="127.0.0.1", help="address the live viewer binds (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port of the live viewer (default 8080)")
     return parser.parse_args(argv)
@@ -121,7 +143,8 @@ def main(env_name: str, argv: Sequence[str] | None = None) -> int:
         argv: Command-line arguments (default ``sys.argv[1:]``).
 
     Returns:
-        The process exit code: 0 on success, 2 without -w, 1 on an error explained on stderr.
+        The process exit code: 0 on success (or when stopped by Ctrl-C or by closing the viewer window), 2 on a bad
+        command line, 1 on an error explained on stderr.
     """
     args = parse_args(argv, prog=f"{env_name}/tester.py")
     if not args.weight:
@@ -130,13 +153,20 @@ def main(env_name: str, argv: Sequence[str] | None = None) -> int:
     if args.episodes is not None and args.episodes < 1:
         print(f"--episodes must be at least 1, got {args.episodes}", file=sys.stderr)
         return 2
-    episodes = args.episodes if args.episodes is not None else (0 if args.render else 1)
+    if args.mujoco_viewer and mujoco_window.display_name() is None:
+        print(mujoco_window.NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 2
+    live = args.render or args.mujoco_viewer
+    episodes = args.episodes if args.episodes is not None else (0 if live else 1)
     try:
         play(args.weight, env_name, episodes, not args.no_video, args.seed, render=args.render,
-             viewer_address=(args.host, args.port))
+             viewer_address=(args.host, args.port), mujoco_viewer=args.mujoco_viewer)
     except KeyboardInterrupt:
         return 0
-    except (OSError, ValueError) as error:
+    except mujoco_window.WindowClosed as closed:
+        print(f"[viewer] {closed}; stopped")
+        return 0
+    except (OSError, ValueError, mujoco_window.WindowUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

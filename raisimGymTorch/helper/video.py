@@ -83,8 +83,21 @@ def _probe(backend: str) -> str | None:
     """Renders a tiny scene in a child process with MUJOCO_GL=backend; returns None or the error's last line."""
     environment = {**os.environ, "MUJOCO_GL": backend}
     environment.pop("PYOPENGL_PLATFORM", None)
+    return run_probe(_PROBE, environment)
+
+
+def run_probe(code: str, environment: dict[str, str] | None = None) -> str | None:
+    """Runs Python `code` in a child process, where a broken GL driver or display can crash or exit only the child.
+
+    Args:
+        code: The probe; it fails by raising (or by exiting non-zero).
+        environment: The child's environment variables (default: this process's).
+
+    Returns:
+        None if the child exited 0, else the last line of its stderr (or why it could not run).
+    """
     try:
-        result = subprocess.run([sys.executable, "-c", _PROBE], env=environment, capture_output=True, text=True,
+        result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
                                 timeout=120)
     except (OSError, subprocess.TimeoutExpired) as error:
         return str(error)
@@ -92,6 +105,33 @@ def _probe(backend: str) -> str | None:
         return None
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
     return lines[-1] if lines else f"exit code {result.returncode}"
+
+
+def set_state(model: Any, data: Any, qpos: np.ndarray, qvel: np.ndarray) -> None:
+    """Puts a Python-side MjData into an env's state and computes its poses, for drawing.
+
+    The env's own mjData lives in C++; this copy of ``getState(i)`` is what films and windows draw.
+
+    Args:
+        model: The ``mujoco.MjModel`` of the env's model file (``getModelFile()``).
+        data: An ``MjData`` of `model`.
+        qpos, qvel: From ``getState(i)``.
+    """
+    import mujoco
+
+    data.qpos[:] = qpos
+    data.qvel[:] = qvel
+    mujoco.mj_forward(model, data)
+
+
+def track_root_body(camera: Any, model: Any) -> None:
+    """Points an ``MjvCamera`` at body 1 (a robot's root) from slightly above, at twice the model's extent."""
+    import mujoco
+
+    camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+    camera.trackbodyid = 1 if model.nbody > 1 else 0
+    camera.distance = 2.0 * float(model.stat.extent)
+    camera.elevation = -20.0
 
 
 class VideoRecorder:
@@ -126,10 +166,7 @@ class VideoRecorder:
             self.camera: Any = camera
         else:
             self.camera = mujoco.MjvCamera()
-            self.camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
-            self.camera.trackbodyid = 1 if self.model.nbody > 1 else 0
-            self.camera.distance = 2.0 * float(self.model.stat.extent)
-            self.camera.elevation = -20.0
+            track_root_body(self.camera, self.model)
         self.frames: list[np.ndarray] = []
         self._calls = 0
 
@@ -139,9 +176,7 @@ class VideoRecorder:
         if (self._calls - 1) % self.every:
             return
         mujoco = self._mujoco
-        self.data.qpos[:] = qpos
-        self.data.qvel[:] = qvel
-        mujoco.mj_forward(self.model, self.data)
+        set_state(self.model, self.data, qpos, qvel)
         self.renderer.update_scene(self.data, camera=self.camera)
         self.renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.shadows
         self.renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = self.shadows

@@ -7,7 +7,7 @@ import torch
 
 from raisimGymTorch.algo.ppo import Actor
 from raisimGymTorch.helper.evaluation import NormalizedPolicy
-from raisimGymTorch.helper.export import export_onnx, export_torchscript
+from raisimGymTorch.helper.export import export_onnx, export_torchscript, onnx_unavailable_reason
 
 from small_setup import small_env  # noqa: F401  (fixture)
 
@@ -74,17 +74,42 @@ def test_without_normalization_the_policy_is_the_actor(small_env):
     assert torch.equal(policy(obs), actor.act_deterministic(obs).detach())
 
 
-@pytest.mark.skipif(importlib.util.find_spec("onnx") is None, reason="the onnx package is not installed")
-def test_onnx_export_writes_a_file(small_env, tmp_path):  # pragma: no cover - needs onnx
-    env = env_with_statistics(small_env, steps=3)
-    policy = NormalizedPolicy.from_training(Actor(env.num_obs, env.num_acts, [8]), env)
+def test_onnx_export_matches_policy_and_cpp_normalization(small_env, tmp_path):
+    # Not skipped when missing: the test extra installs onnx, onnxscript and onnxruntime (what a robot runs), and a
+    # skip here once hid that the ONNX export had never run.
+    import onnxruntime
+
+    assert onnx_unavailable_reason() is None, onnx_unavailable_reason()
+    env = env_with_statistics(small_env)
+    torch.manual_seed(0)
+    actor = Actor(env.num_obs, env.num_acts, [32, 32])
+    torch.nn.init.normal_(actor.architecture[-1].weight, std=0.5)
+    policy = NormalizedPolicy.from_training(actor, env)
     path = export_onnx(policy, env.num_obs, tmp_path / "policy_0.onnx")
-    assert path is not None and path.stat().st_size > 0
+    assert path == tmp_path / "policy_0.onnx"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy_0.onnx"], "one self-contained file, no leftovers"
+
+    raw, cpp_normalized = raw_and_normalized(env)  # 8 rows: not the batch size of the export's example input
+    raw[0, :5] = 1e6
+    cpp_normalized[0, :5] = env.clip_obs
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (from_onnx,) = session.run(["action"], {"observation": raw})
+    with torch.no_grad():
+        from_policy = policy(torch.from_numpy(raw)).numpy()
+        from_actor = actor.act_deterministic(torch.from_numpy(cpp_normalized)).numpy()
+
+    assert from_onnx.dtype == np.float32 and from_onnx.shape == (env.num_envs, env.num_acts)
+    np.testing.assert_allclose(from_onnx, from_policy, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(from_onnx, from_actor, rtol=1e-5, atol=1e-5)
+    assert np.abs(from_policy).max() > 0.1, "the comparison is not between near-zero outputs"
 
 
-def test_onnx_export_is_skipped_without_onnx(small_env, tmp_path, monkeypatch):
+def test_onnx_export_without_onnx_says_how_to_get_it(small_env, tmp_path, monkeypatch):
     env = small_env(normalize_ob=False)
     policy = NormalizedPolicy.from_training(Actor(env.num_obs, env.num_acts, [8]), env)
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else object())
-    assert export_onnx(policy, env.num_obs, tmp_path / "policy_0.onnx") is None
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "onnx" else real_find_spec(name, *args))
+    with pytest.warns(RuntimeWarning, match=r"needs the onnx package.*pip install 'raisimGymTorch\[onnx\]'"):
+        assert export_onnx(policy, env.num_obs, tmp_path / "policy_0.onnx") is None
     assert not (tmp_path / "policy_0.onnx").exists()

@@ -68,6 +68,8 @@ CASES = [
             r"--episodes must be at least 1, got 0"),
     CliCase("tester: --episodes not a number", TESTER, ["-w", "x", "--episodes", "some"], 2,
             r"argument --episodes: invalid int value"),
+    CliCase("tester: two live views", TESTER, ["-w", "x", "--render", "--mujoco-viewer"], 2,
+            r"argument --mujoco-viewer: not allowed with argument --render"),
     CliCase("tester: missing weight file", TESTER, ["-w", "{dir}/full_404.pt"], 1,
             r"error: checkpoint not found: .*full_404\.pt"),
     CliCase("tester: a directory as weights", TESTER, ["-w", "{dir}"], 1, r"error: checkpoint not found"),

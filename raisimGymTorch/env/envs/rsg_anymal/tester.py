@@ -1,6 +1,7 @@
 """Plays a trained ANYmal policy.
 
     python raisimGymTorch/env/envs/rsg_anymal/tester.py -w path/to/full_N.pt [--episodes K] [--no-video]
+        [--render | --mujoco-viewer]
 """
 from raisimGymTorch.helper import player
 
