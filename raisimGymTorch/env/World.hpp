@@ -111,6 +111,22 @@ inline std::unique_ptr<mjData, DataDeleter> makeData(const mjModel* model, const
   return data;
 }
 
+// MuJoCo's default handlers also append every message to MUJOCO_LOG.TXT in the working directory,
+// which litters the folders runs start from (a diverging env warns on every blow-up). These print the
+// same messages to stderr only.
+inline void printMujocoWarning(const char* message) { std::fprintf(stderr, "MuJoCo warning: %s\n", message); }
+[[noreturn]] inline void exitOnMujocoError(const char* message) {
+  std::fprintf(stderr, "MuJoCo error: %s\n", message);
+  // MuJoCo's own behaviour: an error handler must not return (see makeData for why it cannot throw).
+  std::exit(EXIT_FAILURE);
+}
+
+// Installs the handlers above where nobody (the user, MuJoCo's Python bindings) has set one.
+inline void installMujocoMessageHandlers() {
+  if (mju_user_warning == nullptr) mju_user_warning = printMujocoWarning;
+  if (mju_user_error == nullptr) mju_user_error = exitOnMujocoError;
+}
+
 inline bool endsWith(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -173,6 +189,7 @@ inline std::shared_ptr<const mjModel> loadModel(const std::string& path, double 
   static std::mutex mutex;
   static std::map<std::pair<std::string, double>, std::weak_ptr<const mjModel>> cache;
   std::lock_guard<std::mutex> lock(mutex);
+  detail::installMujocoMessageHandlers();
   auto key = std::make_pair(std::filesystem::absolute(path).lexically_normal().string(), timestep);
   if (auto model = cache[key].lock()) return model;
   auto model = detail::compileModel(key.first, timestep);

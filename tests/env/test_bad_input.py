@@ -236,3 +236,17 @@ def test_diverged_simulation_is_reset_counted_and_warned(make_anymal):
         warnings.simplefilter("error")
         reward, done = env.step(np.zeros((4, NUM_ACTS), np.float32))
     assert env.diverged_resets == counted
+
+
+def test_mujoco_warnings_go_to_stderr_and_leave_no_log_file(make_anymal, tmp_path, monkeypatch, capfd):
+    # MuJoCo's default handler would also append to MUJOCO_LOG.TXT in the working directory.
+    env = make_anymal(num_envs=1)
+    monkeypatch.chdir(tmp_path)
+    qpos, qvel = env.wrapper.getState(0)
+    env.wrapper.setState(0, qpos, np.full_like(qvel, 1e300))  # beyond MuJoCo's own 1e10 check, so it warns
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env.step(np.zeros((1, NUM_ACTS), np.float32))
+    assert env.diverged_resets == 1
+    assert "MuJoCo warning: Nan, Inf or huge value in QVEL" in capfd.readouterr().err
+    assert list(tmp_path.iterdir()) == []
