@@ -112,7 +112,7 @@ class VectorizedEnvironment {
       ++episodeSteps_[i];
       float terminalReward = 0.f;
       bool ended = false, timeUp = false;
-      if (!env.isFinite() || !std::isfinite(stepReward)) {
+      if (!env.isStable() || !std::isfinite(stepReward)) {
         // Nothing from a diverged state is worth learning from: no reward, no final observation.
         ++diverged;
         stepReward = 0.f;

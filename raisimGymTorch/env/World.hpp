@@ -342,15 +342,18 @@ class World {
     return {model_->geom_bodyid[contact.geom[0]], model_->geom_bodyid[contact.geom[1]]};
   }
 
-  // Whether the state is finite and MuJoCo did not have to reset an unstable simulation.
-  bool isFinite() const {
+  // Whether the simulation is sound: its state finite, no velocity (|qvel|, m/s or rad/s) beyond
+  // `maxSpeed`, and MuJoCo did not have to reset it. MuJoCo resets only at |qacc| or |qvel| > 1e10,
+  // so without the speed bound an exploding simulation runs on, finite, at absurd speeds.
+  bool isStable(double maxSpeed) const {
     if (data_->warning[mjWARN_BADQACC].number > 0 || data_->warning[mjWARN_BADQPOS].number > 0 ||
         data_->warning[mjWARN_BADQVEL].number > 0)
       return false;
     for (int i = 0; i < model_->nq; ++i)
       if (!std::isfinite(data_->qpos[i])) return false;
+    // Written so that NaN fails it too.
     for (int i = 0; i < model_->nv; ++i)
-      if (!std::isfinite(data_->qvel[i])) return false;
+      if (!(std::abs(data_->qvel[i]) <= maxSpeed)) return false;
     return true;
   }
 
