@@ -30,8 +30,8 @@ class RaisimGymEnv {
   // run on for steps at finite speeds of 1e6 m/s whose observations would wreck the normalization.
   // 1000 m/s is three times the speed of sound, 1000 rad/s about 9500 rpm at a leg joint; random
   // actions reach at most 45 rad/s (ANYmal's joints after a 3 m drop; its base 7 m/s) and 20 rad/s
-  // (Ant flipping over; its torso 8 m/s), so a sound simulation stays 20x below. An env with
-  // genuinely fast parts (a spinning rotor) raises it in its cfg.yaml.
+  // (Ant flipping over; its torso 8 m/s; benchmarks/results/peak_speeds.md), so a sound simulation
+  // stays 20x below. An env with genuinely fast parts (a spinning rotor) raises it in its cfg.yaml.
   static constexpr double kDefaultDivergenceSpeed = 1e3;
 
   // Reads simulation_dt and control_dt from cfg; the environment's constructor does the rest.
