@@ -105,11 +105,13 @@ def main() -> None:
         print(" | ".join(rows[-1]), flush=True)
 
     command = "python benchmarks/peak_speeds.py" + (" --quick" if args.quick else "")
-    table = markdown_table(["env", "actions", "base m/s", "base rad/s", "joints rad/s", "env-steps upside down", "diverged"], rows)
+    header = ["env", "actions", "base m/s", "base rad/s", "joints rad/s", "env-steps upside down", "diverged"]
+    table = markdown_table(header, rows)
     machine = markdown_table(["machine", ""], list(machine_info().items()))
     text = (f"# Peak speeds of sound simulations\n\n`{command}`\n\n"
             f"{num_envs} envs x {steps} control steps per row, seed {args.seed}: the largest |qvel| after any "
-            "control step, and how many env-steps ended with the base upside down. The divergence bound (cfg key `divergence_speed`) is 1000 m/s or rad/s.\n\n"
+            "control step, and how many env-steps ended with the base upside down. The divergence bound "
+            "(cfg key `divergence_speed`) is 1000 m/s or rad/s.\n\n"
             f"{machine}\n\n{table}\n")
     path = RESULTS_DIR / ("peak_speeds_quick.md" if args.quick else "peak_speeds.md")
     path.write_text(text)

@@ -48,8 +48,8 @@ class RaisimGymEnv {
                                   ", control_dt = " + std::to_string(control_dt_) + " (in " + cfg.source() + ")");
     divergenceSpeed_ = cfg.get<double>("divergence_speed", kDefaultDivergenceSpeed);
     if (!(divergenceSpeed_ > 0))
-      throw std::invalid_argument("cfg key 'divergence_speed' must be positive, got " + std::to_string(divergenceSpeed_) +
-                                  " (in " + cfg.source() + ")");
+      throw std::invalid_argument("cfg key 'divergence_speed' must be positive, got " +
+                                  std::to_string(divergenceSpeed_) + " (in " + cfg.source() + ")");
   }
   virtual ~RaisimGymEnv() = default;
   RaisimGymEnv(const RaisimGymEnv&) = delete;

@@ -129,7 +129,8 @@ class RaisimGymVecEnv:
 
     @property
     def diverged_resets(self) -> int:
-        """How many times an environment's physics diverged (non-finite, or beyond divergence_speed) and it was reset."""
+        """How many times an environment's physics diverged (non-finite, or faster than divergence_speed) and it
+        was reset."""
         return int(self.wrapper.getDivergedResets())
 
     @property

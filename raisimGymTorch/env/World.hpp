@@ -98,7 +98,8 @@ inline std::unique_ptr<mjData, DataDeleter> makeData(const mjModel* model, const
   // data buffer's size is unknown before it exists; the model's buffer, which holds arrays of the
   // same counts plus names and meshes, stands in for it (ANYmal: 5.5 MB for 28 kB) next to the
   // 14.7 MB arena that dominates.
-  const std::size_t bytes = sizeof(mjData) + static_cast<std::size_t>(model->nbuffer) + static_cast<std::size_t>(model->narena);
+  const std::size_t bytes =
+      sizeof(mjData) + static_cast<std::size_t>(model->nbuffer) + static_cast<std::size_t>(model->narena);
   // Through a volatile pointer: compilers may drop a malloc whose memory is never used, and assume it succeeded.
   void* volatile probe = std::malloc(bytes);
   const bool available = probe != nullptr;
