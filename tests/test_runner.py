@@ -84,6 +84,7 @@ def test_run_directory_holds_cfg_code_logs_checkpoints_and_exports(tmp_path):
             "policy_0.onnx", "policy_3.onnx"} <= set(files), files  # ONNX: the test extra installs onnx
     assert "[checkpoint] full_3.pt saved; exported policy_3.pt, policy_3.onnx" in lines
     assert any(name.startswith("events.out.tfevents") for name in files)
+    assert not [name for name in files if name.endswith(".tmp")], "every atomic write renamed its temporary file"
     assert (result.run_dir / "cfg.yaml").read_text() == cfg.read_text()
     assert result.last_checkpoint == result.run_dir / "full_3.pt"
     assert lines.count(f"[runner] to watch training: tensorboard --logdir {result.run_dir.parent}") == 1

@@ -25,6 +25,14 @@ class RaisimGymEnv {
  public:
   // More physics steps per control step than this is a cfg mistake, not a simulation.
   static constexpr double kMaxSubsteps = 1e5;
+  // Default of cfg key `divergence_speed`: a generalized velocity beyond it (m/s or rad/s) means the
+  // simulation has diverged. MuJoCo itself gives up only at 1e10, and an exploding simulation can
+  // run on for steps at finite speeds of 1e6 m/s whose observations would wreck the normalization.
+  // 1000 m/s is three times the speed of sound, 1000 rad/s about 9500 rpm at a leg joint; random
+  // actions reach at most 45 rad/s (ANYmal's joints after a 3 m drop; its base 7 m/s) and 20 rad/s
+  // (Ant flipping over; its torso 8 m/s; benchmarks/results/peak_speeds.md), so a sound simulation
+  // stays 20x below. An env with genuinely fast parts (a spinning rotor) raises it in its cfg.yaml.
+  static constexpr double kDefaultDivergenceSpeed = 1e3;
 
   // Reads simulation_dt and control_dt from cfg; the environment's constructor does the rest.
   RaisimGymEnv(std::string resourceDir, const Config& cfg)
@@ -38,6 +46,10 @@ class RaisimGymEnv {
                                   std::to_string(static_cast<long long>(kMaxSubsteps)) +
                                   " physics steps per control step, got simulation_dt = " + std::to_string(simulation_dt_) +
                                   ", control_dt = " + std::to_string(control_dt_) + " (in " + cfg.source() + ")");
+    divergenceSpeed_ = cfg.get<double>("divergence_speed", kDefaultDivergenceSpeed);
+    if (!(divergenceSpeed_ > 0))
+      throw std::invalid_argument("cfg key 'divergence_speed' must be positive, got " +
+                                  std::to_string(divergenceSpeed_) + " (in " + cfg.source() + ")");
   }
   virtual ~RaisimGymEnv() = default;
   RaisimGymEnv(const RaisimGymEnv&) = delete;
@@ -59,8 +71,9 @@ class RaisimGymEnv {
   virtual void close() {}
   // Seeds this environment's random generator; VectorizedEnvironment gives env i the seed `seed + i`.
   virtual void setSeed(int seed) { randomGenerator_.seed(static_cast<std::mt19937::result_type>(seed)); }
-  // Whether the physics state is finite; a diverged environment is reset by VectorizedEnvironment.
-  virtual bool isFinite() const { return world_ == nullptr || world_->isFinite(); }
+  // Whether the physics is sound (finite, no speed beyond divergence_speed); VectorizedEnvironment
+  // resets a diverged environment and counts it.
+  virtual bool isStable() const { return world_ == nullptr || world_->isStable(divergenceSpeed_); }
 
   int getObDim() const { return obDim_; }
   int getActionDim() const { return actionDim_; }
@@ -83,6 +96,7 @@ class RaisimGymEnv {
   Reward rewards_;
   double simulation_dt_ = 0.001;
   double control_dt_ = 0.01;
+  double divergenceSpeed_ = kDefaultDivergenceSpeed;
   int obDim_ = 0;
   int actionDim_ = 0;
   EigenVec actionLowerBound_, actionUpperBound_;

@@ -106,8 +106,8 @@ class RaisimGymVecEnv:
         diverged = self.wrapper.getDivergedResets()
         if diverged > self._diverged_resets:
             warnings.warn(
-                f"{diverged - self._diverged_resets} environment(s) diverged (non-finite physics) and were reset; "
-                f"{diverged} so far",
+                f"{diverged - self._diverged_resets} environment(s) diverged (non-finite state or a speed beyond "
+                f"divergence_speed) and were reset; {diverged} so far",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -129,7 +129,8 @@ class RaisimGymVecEnv:
 
     @property
     def diverged_resets(self) -> int:
-        """How many times an environment's physics diverged and it was reset."""
+        """How many times an environment's physics diverged (non-finite, or faster than divergence_speed) and it
+        was reset."""
         return int(self.wrapper.getDivergedResets())
 
     @property

@@ -45,8 +45,14 @@ class VectorizedEnvironment {
 
     environments_.reserve(numEnvs_);
     for (int i = 0; i < numEnvs_; ++i) {
-      environments_.push_back(std::make_unique<ChildEnvironment>(resourceDir_, cfg_, render && i == 0));
+      try {
+        environments_.push_back(std::make_unique<ChildEnvironment>(resourceDir_, cfg_, render && i == 0));
+      } catch (const OutOfMemory& error) {
+        throw OutOfMemory(std::string(error.what()) + " while building env " + std::to_string(i) + " of num_envs = " +
+                          std::to_string(numEnvs_) + " (in " + cfg_.source() + "); lower num_envs");
+      }
       environments_.back()->init();
+      if (i == 0) requireAddressSpaceFor(environments_[0]->getWorld());
     }
     obDim_ = environments_[0]->getObDim();
     actionDim_ = environments_[0]->getActionDim();
@@ -106,7 +112,7 @@ class VectorizedEnvironment {
       ++episodeSteps_[i];
       float terminalReward = 0.f;
       bool ended = false, timeUp = false;
-      if (!env.isFinite() || !std::isfinite(stepReward)) {
+      if (!env.isStable() || !std::isfinite(stepReward)) {
         // Nothing from a diverged state is worth learning from: no reward, no final observation.
         ++diverged;
         stepReward = 0.f;
@@ -192,6 +198,22 @@ class VectorizedEnvironment {
       throw std::invalid_argument("cfg key 'num_threads' must be 'auto' or between 1 and " + std::to_string(kMaxThreads) +
                                   ", got " + std::to_string(threads) + " (in " + cfg_.source() + ")");
     return threads;
+  }
+
+  // Refuses at once, rather than after filling memory env by env, a num_envs whose simulation data
+  // cannot fit under the address-space limit. Only that limit is checked: MuJoCo's arena is mostly
+  // reserved, not touched (50 ANYmal envs map 700 MB but use 10 MB), so free physical memory says
+  // little; World's own check catches every other shortage when it comes.
+  void requireAddressSpaceFor(const World* world) const {
+    const auto left = addressSpaceLeft();
+    if (world == nullptr || !left) return;
+    const double perEnv = static_cast<double>(world->dataBytes());
+    const double needed = perEnv * (numEnvs_ - 1);
+    if (needed > *left)
+      throw OutOfMemory("num_envs = " + std::to_string(numEnvs_) + " needs about " + bytesText(needed + perEnv) +
+                        " of simulation data (" + bytesText(perEnv) + " per env: MuJoCo's mjData buffer and arena), "
+                        "but the address-space limit (RLIMIT_AS, ulimit -v) leaves " + bytesText(*left) +
+                        "; lower num_envs (in " + cfg_.source() + ") or raise the limit");
   }
 
   void requireAllKeysRead() const {

@@ -11,14 +11,23 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#ifdef __linux__
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 namespace raisim {
 
@@ -26,6 +35,40 @@ namespace raisim {
 struct ModelFileNotFound : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Not enough memory for a simulation; the binding turns it into Python's MemoryError.
+struct OutOfMemory : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// `bytes` for people: "20.1 MB".
+inline std::string bytesText(double bytes) {
+  const char* units[] = {"bytes", "kB", "MB", "GB", "TB", "PB"};
+  int unit = 0;
+  while (bytes >= 1000 && unit < 5) {
+    bytes /= 1000;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", bytes, units[unit]);
+  return text;
+}
+
+// How many more bytes this process may map under its address-space limit (RLIMIT_AS, `ulimit -v`);
+// nothing when there is no such limit or it cannot be read (outside Linux).
+inline std::optional<double> addressSpaceLeft() {
+#ifdef __linux__
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
+  std::ifstream statm("/proc/self/statm");
+  double mappedPages = 0;
+  if (!(statm >> mappedPages)) return std::nullopt;
+  const double mapped = mappedPages * static_cast<double>(sysconf(_SC_PAGESIZE));
+  return std::max(0.0, static_cast<double>(limit.rlim_cur) - mapped);
+#else
+  return std::nullopt;
+#endif
+}
 
 namespace detail {
 
@@ -38,6 +81,52 @@ struct DataDeleter {
 struct SpecDeleter {
   void operator()(mjSpec* spec) const { mj_deleteSpec(spec); }
 };
+
+// The mjData of `model`, or OutOfMemory naming `modelFile` and the size.
+//
+// MuJoCo reports a failed allocation through mju_error, whose default handler exits the process, so
+// the memory is asked for here first, where failure is a plain nullptr, released, and only then
+// does mj_makeData allocate it. The alternatives are worse: a mju_user_error handler that throws
+// unwinds through MuJoCo's C frames, which is undefined behaviour (MuJoCo's python/mujoco/errors.h
+// says so); one that longjmps back needs the process-wide mju_user_error pointer (the thread-local
+// hook is private to MuJoCo's Python bindings), shared with every other MuJoCo user in the process,
+// a second env module with its own copy of the handler included. The probe sees the limits that
+// matter (RLIMIT_AS, RLIMIT_DATA, strict overcommit); only another thread taking the memory in the
+// instant between the probe and mj_makeData gets past it.
+inline std::unique_ptr<mjData, DataDeleter> makeData(const mjModel* model, const std::string& modelFile) {
+  // mj_makeData allocates the mjData struct, a buffer for its fixed-size arrays and the arena. The
+  // data buffer's size is unknown before it exists; the model's buffer, which holds arrays of the
+  // same counts plus names and meshes, stands in for it (ANYmal: 5.5 MB for 28 kB) next to the
+  // 14.7 MB arena that dominates.
+  const std::size_t bytes =
+      sizeof(mjData) + static_cast<std::size_t>(model->nbuffer) + static_cast<std::size_t>(model->narena);
+  // Through a volatile pointer: compilers may drop a malloc whose memory is never used, and assume it succeeded.
+  void* volatile probe = std::malloc(bytes);
+  const bool available = probe != nullptr;
+  std::free(probe);
+  if (!available)
+    throw OutOfMemory("not enough memory for the simulation data of '" + modelFile + "' (" + bytesText(bytes) +
+                      ": MuJoCo's mjData buffer and arena)");
+  std::unique_ptr<mjData, DataDeleter> data(mj_makeData(model));
+  if (!data) throw std::runtime_error("MuJoCo could not allocate data for '" + modelFile + "'");
+  return data;
+}
+
+// MuJoCo's default handlers also append every message to MUJOCO_LOG.TXT in the working directory,
+// which litters the folders runs start from (a diverging env warns on every blow-up). These print the
+// same messages to stderr only.
+inline void printMujocoWarning(const char* message) { std::fprintf(stderr, "MuJoCo warning: %s\n", message); }
+[[noreturn]] inline void exitOnMujocoError(const char* message) {
+  std::fprintf(stderr, "MuJoCo error: %s\n", message);
+  // MuJoCo's own behaviour: an error handler must not return (see makeData for why it cannot throw).
+  std::exit(EXIT_FAILURE);
+}
+
+// Installs the handlers above where nobody (the user, MuJoCo's Python bindings) has set one.
+inline void installMujocoMessageHandlers() {
+  if (mju_user_warning == nullptr) mju_user_warning = printMujocoWarning;
+  if (mju_user_error == nullptr) mju_user_error = exitOnMujocoError;
+}
 
 inline bool endsWith(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -101,6 +190,7 @@ inline std::shared_ptr<const mjModel> loadModel(const std::string& path, double 
   static std::mutex mutex;
   static std::map<std::pair<std::string, double>, std::weak_ptr<const mjModel>> cache;
   std::lock_guard<std::mutex> lock(mutex);
+  detail::installMujocoMessageHandlers();
   auto key = std::make_pair(std::filesystem::absolute(path).lexically_normal().string(), timestep);
   if (auto model = cache[key].lock()) return model;
   auto model = detail::compileModel(key.first, timestep);
@@ -112,8 +202,9 @@ class World {
  public:
   // Loads `modelFile` (MJCF or URDF) stepping at `simulationDt` seconds.
   World(const std::string& modelFile, double simulationDt)
-      : modelFile_(modelFile), model_(loadModel(modelFile, simulationDt)), data_(mj_makeData(model_.get())) {
-    if (!data_) throw std::runtime_error("MuJoCo could not allocate data for '" + modelFile + "'");
+      : modelFile_(modelFile),
+        model_(loadModel(modelFile, simulationDt)),
+        data_(detail::makeData(model_.get(), modelFile)) {
     const int nu = model_->nu;
     kp_ = Eigen::VectorXd::Zero(nu);
     kd_ = Eigen::VectorXd::Zero(nu);
@@ -139,6 +230,10 @@ class World {
   int nv() const { return model_->nv; }
   int nu() const { return model_->nu; }
   double timeStep() const { return model_->opt.timestep; }
+  // Bytes MuJoCo allocated for this world's mjData: the struct, its buffer and its arena.
+  std::size_t dataBytes() const {
+    return sizeof(mjData) + static_cast<std::size_t>(data_->nbuffer) + static_cast<std::size_t>(data_->narena);
+  }
 
   // Generalized coordinates (qpos): for a free base x y z, quaternion w x y z, then the joints.
   Eigen::Map<const Eigen::VectorXd> generalizedCoordinate() const { return {data_->qpos, model_->nq}; }
@@ -248,15 +343,18 @@ class World {
     return {model_->geom_bodyid[contact.geom[0]], model_->geom_bodyid[contact.geom[1]]};
   }
 
-  // Whether the state is finite and MuJoCo did not have to reset an unstable simulation.
-  bool isFinite() const {
+  // Whether the simulation is sound: its state finite, no velocity (|qvel|, m/s or rad/s) beyond
+  // `maxSpeed`, and MuJoCo did not have to reset it. MuJoCo resets only at |qacc| or |qvel| > 1e10,
+  // so without the speed bound an exploding simulation runs on, finite, at absurd speeds.
+  bool isStable(double maxSpeed) const {
     if (data_->warning[mjWARN_BADQACC].number > 0 || data_->warning[mjWARN_BADQPOS].number > 0 ||
         data_->warning[mjWARN_BADQVEL].number > 0)
       return false;
     for (int i = 0; i < model_->nq; ++i)
       if (!std::isfinite(data_->qpos[i])) return false;
+    // Written so that NaN fails it too.
     for (int i = 0; i < model_->nv; ++i)
-      if (!std::isfinite(data_->qvel[i])) return false;
+      if (!(std::abs(data_->qvel[i]) <= maxSpeed)) return false;
     return true;
   }
 

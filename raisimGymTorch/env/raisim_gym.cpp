@@ -203,6 +203,7 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
                            std::to_string(mjVERSION_HEADER) + " but MuJoCo " + mj_versionString() +
                            " is loaded; rebuild it with: pip install -e .");
   py::register_exception<ModelFileNotFound>(m, "ModelFileNotFound", PyExc_FileNotFoundError);
+  py::register_exception<OutOfMemory>(m, "OutOfMemory", PyExc_MemoryError);
   m.attr("mujoco_version") = mj_versionString();
   m.attr("mujoco_header_version") = mjVERSION_HEADER;
 

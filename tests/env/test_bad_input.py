@@ -236,3 +236,53 @@ def test_diverged_simulation_is_reset_counted_and_warned(make_anymal):
         warnings.simplefilter("error")
         reward, done = env.step(np.zeros((4, NUM_ACTS), np.float32))
     assert env.diverged_resets == counted
+
+
+def test_mujoco_warnings_go_to_stderr_and_leave_no_log_file(make_anymal, tmp_path, monkeypatch, capfd):
+    # MuJoCo's default handler would also append to MUJOCO_LOG.TXT in the working directory.
+    env = make_anymal(num_envs=1)
+    monkeypatch.chdir(tmp_path)
+    qpos, qvel = env.wrapper.getState(0)
+    env.wrapper.setState(0, qpos, np.full_like(qvel, 1e300))  # beyond MuJoCo's own 1e10 check, so it warns
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env.step(np.zeros((1, NUM_ACTS), np.float32))
+    assert env.diverged_resets == 1
+    assert "MuJoCo warning: Nan, Inf or huge value in QVEL" in capfd.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def set_base_speed(env, index, speed):
+    qpos, qvel = env.wrapper.getState(index)
+    qvel = qvel.copy()
+    qvel[0] = speed
+    env.wrapper.setState(index, qpos, qvel)
+
+
+def test_a_finite_runaway_speed_counts_as_diverged(make_anymal):
+    # 2000 m/s is finite and far below MuJoCo's own check (1e10), but beyond divergence_speed (1000 by default).
+    env = make_anymal(num_envs=2)
+    set_base_speed(env, 0, 2000.0)
+    set_base_speed(env, 1, 500.0)
+    with pytest.warns(RuntimeWarning, match="1 environment.* diverged"):
+        reward, done = env.step(np.zeros((2, NUM_ACTS), np.float32))
+    assert env.diverged_resets == 1
+    assert done[0] and reward[0] == 0.0
+    np.testing.assert_array_equal(env.final_observation()[0], 0.0)
+    assert np.abs(env.wrapper.getState(0)[1]).max() < 1.0, "env 0 was reset"
+    assert not done[1], "500 m/s is within the bound"
+
+
+def test_divergence_speed_is_read_from_the_cfg(make_anymal):
+    env = make_anymal(num_envs=1, divergence_speed=100.0)
+    set_base_speed(env, 0, 500.0)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        env.step(np.zeros((1, NUM_ACTS), np.float32))
+    assert env.diverged_resets == 1
+
+
+@pytest.mark.parametrize("speed, message", [(0.0, "must be positive, got 0"), (-1.0, "must be positive, got -1"),
+                                            (float("nan"), "is NaN"), ("fast", "must be a number")])
+def test_divergence_speed_must_be_a_positive_number(speed, message):
+    with pytest.raises(ValueError, match=f"cfg key 'divergence_speed' {message}"):
+        make_vec_env("rsg_anymal", anymal_cfg(divergence_speed=speed), num_envs=1, num_threads=1)

@@ -1,6 +1,10 @@
 """Checkpoints: everything survives a round trip, writes are atomic, and bad files give errors naming them."""
 import os
 import pickle
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +21,8 @@ from raisimGymTorch.helper.checkpoint import (
 )
 
 from small_setup import small_cfg_text, small_env  # noqa: F401  (fixture)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def trained_ppo(env, seed=0, steps=5):
@@ -166,3 +172,68 @@ def test_mismatched_sizes_name_both_and_the_file(small_env, tmp_path):
         check_dimensions(checkpoint, 30, env.num_acts, tmp_path / "full_0.pt")
     with pytest.raises(ValueError, match=r"action size 12, .* action size 8"):
         check_dimensions(checkpoint, env.num_obs, 8, "full_0.pt")
+
+
+# --- temporary files of killed writers ------------------------------------------------------------------------
+
+
+def ended_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def temporary_of(directory, name, machine, pid):
+    path = directory / f".{name}.{machine}.{pid}.0123abcd.tmp"
+    path.write_bytes(b"half a checkpoint")
+    return path
+
+
+@pytest.mark.parametrize("operation", ["save", "load"])
+def test_temporaries_of_killed_writers_are_removed_by_the_next_save_or_load(small_env, tmp_path, operation):
+    env = small_env()
+    checkpoint = make_checkpoint(trained_ppo(env), env, 0, "rsg_anymal", "a: 1")
+    if operation == "load":
+        save_checkpoint(checkpoint, tmp_path / "full_0.pt")
+    machine = checkpoint_module._machine()
+    stale = temporary_of(tmp_path, "full_1.pt", machine, ended_pid())
+    kept = [
+        temporary_of(tmp_path, "full_2.pt", machine, os.getppid()),  # its writer is running
+        temporary_of(tmp_path, "full_3.pt", "elsewhere-1", ended_pid()),  # another machine: unknowable
+    ]
+    others = [tmp_path / ".policy_1.pt.12345.tmp", tmp_path / "notes.tmp"]  # not save_checkpoint's
+    for path in others:
+        path.write_text("x")
+
+    if operation == "save":
+        save_checkpoint(checkpoint, tmp_path / "full_0.pt")
+    else:
+        load_checkpoint(tmp_path / "full_0.pt")
+
+    assert not stale.exists()
+    assert all(path.exists() for path in kept + others)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in [tmp_path / "full_0.pt", *kept,
+                                                                                *others])
+
+
+def test_a_killed_save_leaves_a_temporary_that_the_next_load_removes(small_env, tmp_path):
+    env = small_env()
+    path = save_checkpoint(make_checkpoint(trained_ppo(env), env, 0, "rsg_anymal", "a: 1"), tmp_path / "full_0.pt")
+    # A writer that dies by SIGKILL between creating its temporary file and renaming it.
+    script = (f"import os, signal, torch\n"
+              f"from raisimGymTorch.helper import checkpoint\n"
+              f"def die(*args, **kwargs):\n"
+              f"    os.kill(os.getpid(), signal.SIGKILL)\n"
+              f"checkpoint.os.replace = die\n"
+              f"saved = checkpoint.load_checkpoint({str(path)!r})\n"
+              f"checkpoint.save_checkpoint(saved, {str(tmp_path / 'full_1.pt')!r})\n")
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    writer = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env=environment)
+    assert writer.returncode == -signal.SIGKILL, writer.stderr
+    left = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(left) == 1 and left[0].startswith(".full_1.pt."), left
+
+    load_checkpoint(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["full_0.pt"]

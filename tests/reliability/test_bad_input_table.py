@@ -5,6 +5,8 @@ caused it, not pytest). Each row must raise the documented type (TypeError, Valu
 FileNotFoundError or RuntimeError, or a subclass) with a message naming the problem, or, for the valid
 inputs among them, must work.
 """
+import re
+
 import pytest
 from bad_input_cases import TABLE
 from reliability_helpers import check_case, run_case_table
@@ -33,24 +35,33 @@ def test_time_steps_whose_substep_count_is_not_an_int_are_rejected(times):
         make_vec_env("rsg_anymal", anymal_cfg(**times), num_envs=1, num_threads=1).close()
 
 
+# MuJoCo reports a failed allocation through mju_error, whose default handler exits the process: World asks for
+# the memory itself first. RLIMIT_AS is known up front, so a num_envs far beyond it is refused before any env is
+# built; RLIMIT_DATA is not, so there the env that no longer fits is refused.
 MEMORY_LIMITED = r"""
 import resource, sys
 from conftest import anymal_cfg
 from raisimGymTorch.env.make import make_vec_env
-resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+limit = getattr(resource, sys.argv[1])
+resource.setrlimit(limit, (int(sys.argv[2]), int(sys.argv[2])))
 try:
-    make_vec_env("rsg_anymal", anymal_cfg(), num_envs=1 << 20, num_threads=1)
-except (MemoryError, ValueError) as error:
+    make_vec_env("rsg_anymal", anymal_cfg(), num_envs=int(sys.argv[3]), num_threads=1)
+except MemoryError as error:
     print("refused:", type(error).__name__, error)
     sys.exit(0)
 print("built")
 """
 
 
-@pytest.mark.xfail(strict=True, reason="World calls mj_makeData, whose out-of-memory mju_error exits the process "
-                                       "(MuJoCo's default handler) instead of raising")
-def test_num_envs_beyond_the_memory_limit_raises_instead_of_exiting():
+@pytest.mark.parametrize("limit, num_envs, message", [
+    ("RLIMIT_AS", 1 << 20, r"num_envs = 1048576 needs about \S+ TB of simulation data \(\S+ MB per env.*RLIMIT_AS"),
+    ("RLIMIT_DATA", 400, r"not enough memory for the simulation data of '.*anymal_c.xml' \(\S+ MB.*"
+                         r"while building env \d+ of num_envs = 400"),
+], ids=["address space", "data segment"])
+def test_num_envs_beyond_the_memory_limit_raises_instead_of_exiting(limit, num_envs, message):
     from reliability_helpers import describe_exit, run_python
 
-    result = run_python(["-c", MEMORY_LIMITED], timeout=120)
-    assert result.returncode == 0 and "refused" in result.stdout, describe_exit(result)
+    result = run_python(["-c", MEMORY_LIMITED, limit, str(4 << 30 if limit == "RLIMIT_AS" else 1 << 30),
+                         str(num_envs)], timeout=120)
+    assert result.returncode == 0 and "refused: OutOfMemory" in result.stdout, describe_exit(result)
+    assert re.search(message, result.stdout), result.stdout

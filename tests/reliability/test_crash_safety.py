@@ -209,8 +209,18 @@ def test_a_kill_during_a_checkpoint_write_leaves_only_a_temporary_file(chain):
     run = hit[0]
     # The half-written file is hidden and ends in .tmp: no full_*.pt pattern matches it, and it is not loaded.
     for name in run.temporaries:
-        assert re.fullmatch(r"\.full_\d+\.pt\.\d+\.[0-9a-f]+\.tmp", name) or name.startswith(".policy_"), name
+        checkpoint_temporary = re.fullmatch(r"\.full_\d+\.pt\.[A-Za-z0-9-]+\.\d+\.[0-9a-f]+\.tmp", name)
+        assert checkpoint_temporary or name.startswith(".policy_"), name
     assert all(error is None for error in run.checkpoints.values())
+
+
+def test_the_next_load_from_its_folder_removes_what_a_killed_checkpoint_write_left(chain):
+    killed = [run for run in chain if any(name.startswith(".full_") for name in run.temporaries)]
+    assert killed, "no kill landed during a checkpoint write"
+    for run in killed:
+        load_checkpoint(min(checkpoint_files(run.run_dir).values()))
+        left = sorted(p.name for p in run.run_dir.iterdir() if p.name.startswith(".full_"))
+        assert not left, f"{run.what}: {left} survived a load from {run.run_dir}"
 
 
 def test_each_retrain_resumes_from_the_latest_checkpoint_and_numbers_on(chain):
@@ -237,6 +247,7 @@ def test_each_retrain_resumes_from_the_latest_checkpoint_and_numbers_on(chain):
 def test_a_signal_stops_training_cleanly_with_a_final_checkpoint(chain, name):
     run = next(run for run in chain if run.what == name)
     assert run.returncode == 0, "\n".join(run.lines[-20:])
+    assert run.temporaries == [], "a clean stop leaves no temporary file"
     assert any(line.startswith(f"[runner] {name}: stopping after this iteration") for line in run.lines)
     final = [line for line in run.lines if line.startswith("[runner] stopped by signal: ")]
     assert len(final) == 1, run.lines[-10:]
