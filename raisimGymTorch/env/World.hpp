@@ -132,12 +132,29 @@ inline bool endsWith(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// MuJoCo's parse errors quote the offending file text, which may be any bytes; Python can only
+// raise an error whose message is valid UTF-8, so everything beyond printable ASCII is escaped.
+inline std::string printableText(const char* text) {
+  std::string printable;
+  for (const char* c = text; *c != '\0'; ++c) {
+    const auto byte = static_cast<unsigned char>(*c);
+    if ((byte >= 0x20 && byte < 0x7f) || byte == '\n' || byte == '\t') {
+      printable += *c;
+    } else {
+      char escaped[5];
+      std::snprintf(escaped, sizeof(escaped), "\\x%02x", byte);
+      printable += escaped;
+    }
+  }
+  return printable;
+}
+
 // A URDF describes a robot bolted to the world. Users of the original expect a free-floating base,
 // a ground to stand on and a motor on every joint, so those are added here.
 inline mjModel* compileUrdfWithFloatingBase(const std::string& path) {
   char error[1024] = "";
   std::unique_ptr<mjSpec, SpecDeleter> spec(mj_parseXML(path.c_str(), nullptr, error, sizeof(error)));
-  if (!spec) throw std::invalid_argument("MuJoCo rejected URDF file '" + path + "': " + error);
+  if (!spec) throw std::invalid_argument("MuJoCo rejected URDF file '" + path + "': " + printableText(error));
   mjsBody* world = mjs_findBody(spec.get(), "world");
   mjsElement* rootElement = mjs_firstChild(world, mjOBJ_BODY, 0);
   if (rootElement == nullptr) throw std::invalid_argument("URDF file '" + path + "' has no link");
@@ -176,7 +193,7 @@ inline std::shared_ptr<const mjModel> compileModel(const std::string& path, doub
   } else {
     char error[1024] = "";
     model = mj_loadXML(path.c_str(), nullptr, error, sizeof(error));
-    if (model == nullptr) throw std::invalid_argument("MuJoCo rejected model file '" + path + "': " + error);
+    if (model == nullptr) throw std::invalid_argument("MuJoCo rejected model file '" + path + "': " + printableText(error));
   }
   model->opt.timestep = timestep;
   return std::shared_ptr<const mjModel>(model, ModelDeleter());

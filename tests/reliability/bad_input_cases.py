@@ -10,6 +10,7 @@ import contextlib
 import copy
 import importlib.util
 import os
+import random
 import tempfile
 from collections.abc import Iterator
 from functools import cache
@@ -680,7 +681,11 @@ def model_is_a_directory():
 
 case("model: a directory", FileNotFoundError, "model file not found")(model_is_a_directory)
 case("model: empty", ValueError, "MuJoCo rejected model file .*empty file")(lambda: model("empty", ""))
-case("model: random bytes", ValueError, "MuJoCo rejected model file .*XML")(lambda: model("random", os.urandom(4096)))
+case("model: random bytes", ValueError, "MuJoCo rejected model file .*XML")(
+    lambda: model("random", random.Random(7).randbytes(4096)))
+# MuJoCo quotes the text it choked on; these bytes are not UTF-8, which a Python message must be.
+case("model: not UTF-8 where it fails", ValueError, r"MuJoCo rejected model file .*\\xf6")(
+    lambda: model("latin", b"<mujoco>\n<\xf6\xf6\xf6/>\n</mujoco>\n"))
 case("model: includes a file outside", ValueError, "MuJoCo rejected model file")(
     lambda: model("include", '<mujoco><include file="/etc/hostname"/></mujoco>'))
 case("model: missing mesh", ValueError, "MuJoCo rejected model file .*nowhere\\.stl")(
