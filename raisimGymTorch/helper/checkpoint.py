@@ -14,10 +14,7 @@ A checkpoint is a plain dict that ``torch.load(weights_only=True)`` accepts:
 """
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import socket
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +24,7 @@ import torch
 
 from raisimGymTorch.algo.ppo import PPO
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
+from raisimGymTorch.helper.atomic_file import remove_stale_temporaries, write_atomically
 
 CHECKPOINT_FORMAT = "raisimGymTorch checkpoint"
 CHECKPOINT_VERSION = 1
@@ -49,64 +47,6 @@ _REQUIRED = {
     "normalize_ob": bool,
     "clip_obs": float,
 }
-
-
-# save_checkpoint's temporary files: ".<name>.<machine>.<pid>.<8 hex digits>.tmp" beside <name>. A writer killed
-# mid-write (SIGKILL, power loss) leaves one behind; the machine and pid say whether its writer is still running.
-_TEMPORARY = re.compile(r"\.(?P<name>.+\.pt)\.(?P<machine>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")
-
-
-def _machine() -> str:
-    """Names the process-id space of this process: the host name and, on Linux, the pid namespace.
-
-    The namespace tells apart containers that share a host name (host networking), whose pids mean different
-    processes.
-    """
-    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
-    try:
-        return f"{host}-{os.stat('/proc/self/ns/pid').st_ino}"
-    except OSError:
-        return host
-
-
-def _writer_has_ended(machine: str, pid: int) -> bool:
-    """Whether process `pid` of `machine` has certainly ended; unknowable (so False) for another machine."""
-    # On Windows os.kill(pid, 0) would terminate the process rather than probe it.
-    if os.name != "posix" or machine != _machine() or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # PermissionError: it runs, as another user
-        return False
-    return False
-
-
-def remove_stale_temporaries(directory: str | Path) -> list[Path]:
-    """Deletes the temporary files that killed `save_checkpoint` calls left in `directory`.
-
-    Only files of save_checkpoint's own naming pattern whose writer has ended on this machine are touched: a
-    write in progress, here or on another machine sharing the folder, keeps its file.
-
-    Returns:
-        The files deleted. Errors (a read-only or vanished folder) are ignored: cleaning up is never worth a
-        failed save or load.
-    """
-    removed = []
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = _TEMPORARY.fullmatch(entry.name)
-        if match and _writer_has_ended(match["machine"], int(match["pid"])):
-            try:
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-            except OSError:
-                pass
-    return removed
 
 
 def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: str, cfg_text: str) -> dict[str, Any]:
@@ -148,9 +88,8 @@ def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: st
 def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
     """Writes `checkpoint` so that `path` holds either the old file or the complete new one, never a part.
 
-    The data goes to a temporary file in the same folder, is flushed and fsynced, and then replaces `path`
-    with ``os.replace`` (atomic on POSIX and Windows). Temporary files that killed writers left in the folder
-    are deleted first (`remove_stale_temporaries`).
+    See `atomic_file.write_atomically`: a temporary file beside `path`, fsynced, renamed over it; temporary
+    files that killed writers left in the folder are deleted first.
 
     Args:
         checkpoint: A dict from `make_checkpoint`.
@@ -162,28 +101,13 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
     Raises:
         OSError: Writing failed; `path` is unchanged and the temporary file is removed.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path.parent)
-    temporary = path.with_name(f".{path.name}.{_machine()}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        # os.open with 0o666 lets the umask decide permissions, as a plain open() would.
-        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as file:
-            torch.save(dict(checkpoint), file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-    return path
+    return write_atomically(path, lambda temporary: torch.save(dict(checkpoint), temporary))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Reads and checks a checkpoint with ``torch.load(weights_only=True)`` onto the CPU.
 
-    Temporary files that killed `save_checkpoint` calls left beside it are deleted (`remove_stale_temporaries`):
+    Temporary files that killed writers left beside it are deleted (`remove_stale_temporaries`):
     a run killed mid-write is resumed by loading from its folder.
 
     Args:
@@ -297,17 +221,3 @@ def _cloned(state: Any) -> Any:
     if isinstance(state, list):
         return [_cloned(value) for value in state]
     return state
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Makes the rename durable; not all platforms can open a directory, which is harmless."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

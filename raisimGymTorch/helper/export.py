@@ -4,13 +4,14 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
-import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from raisimGymTorch.helper.atomic_file import write_atomically
 
 # torch's default ONNX exporter (torch.export-based since torch 2.9) needs both; the TorchScript-based one it
 # replaced is deprecated, so it is not used as a fallback.
@@ -32,7 +33,7 @@ def export_torchscript(policy: nn.Module, path: str | Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(policy.eval())
-    return _write_atomically(Path(path), lambda temporary: scripted.save(str(temporary)))
+    return write_atomically(Path(path), lambda temporary: scripted.save(str(temporary)))
 
 
 def onnx_unavailable_reason() -> str | None:
@@ -74,21 +75,10 @@ def export_onnx(policy: nn.Module, obs_dim: int, path: str | Path) -> Path | Non
 
     try:
         with _quiet_onnx_exporter():
-            return _write_atomically(path, write)
+            return write_atomically(path, write)
     except Exception as error:  # an optional format must not stop training
         warnings.warn(f"ONNX export to {path} failed: {error}", RuntimeWarning, stacklevel=2)
         return None
-
-
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    """Calls write(temporary) on a hidden file beside `path`, then renames it to `path`: no half-written files."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
 
 
 @contextlib.contextmanager

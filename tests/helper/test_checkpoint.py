@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from raisimGymTorch.algo.ppo import PPO, Actor, Critic, PPOConfig
+from raisimGymTorch.helper import atomic_file
 from raisimGymTorch.helper import checkpoint as checkpoint_module
 from raisimGymTorch.helper.checkpoint import (
     check_dimensions,
@@ -120,8 +121,7 @@ def test_failed_write_leaves_previous_checkpoint_intact(small_env, tmp_path, mon
 
     def save_half_then_fail(obj, file, *args, **kwargs):
         real_save(obj, file, *args, **kwargs)
-        file.seek(len(before) // 2)
-        file.truncate()
+        os.truncate(file, len(before) // 2)
         raise OSError("disk full (simulated)")
 
     monkeypatch.setattr(checkpoint_module.torch, "save", save_half_then_fail)
@@ -196,13 +196,13 @@ def test_temporaries_of_killed_writers_are_removed_by_the_next_save_or_load(smal
     checkpoint = make_checkpoint(trained_ppo(env), env, 0, "rsg_anymal", "a: 1")
     if operation == "load":
         save_checkpoint(checkpoint, tmp_path / "full_0.pt")
-    machine = checkpoint_module._machine()
+    machine = atomic_file._machine()
     stale = temporary_of(tmp_path, "full_1.pt", machine, ended_pid())
     kept = [
         temporary_of(tmp_path, "full_2.pt", machine, os.getppid()),  # its writer is running
         temporary_of(tmp_path, "full_3.pt", "elsewhere-1", ended_pid()),  # another machine: unknowable
     ]
-    others = [tmp_path / ".policy_1.pt.12345.tmp", tmp_path / "notes.tmp"]  # not save_checkpoint's
+    others = [tmp_path / ".policy_1.pt.12345.tmp", tmp_path / "notes.tmp"]  # not write_atomically's
     for path in others:
         path.write_text("x")
 
@@ -222,10 +222,10 @@ def test_a_killed_save_leaves_a_temporary_that_the_next_load_removes(small_env, 
     path = save_checkpoint(make_checkpoint(trained_ppo(env), env, 0, "rsg_anymal", "a: 1"), tmp_path / "full_0.pt")
     # A writer that dies by SIGKILL between creating its temporary file and renaming it.
     script = (f"import os, signal, torch\n"
-              f"from raisimGymTorch.helper import checkpoint\n"
+              f"from raisimGymTorch.helper import atomic_file, checkpoint\n"
               f"def die(*args, **kwargs):\n"
               f"    os.kill(os.getpid(), signal.SIGKILL)\n"
-              f"checkpoint.os.replace = die\n"
+              f"atomic_file.os.replace = die\n"
               f"saved = checkpoint.load_checkpoint({str(path)!r})\n"
               f"checkpoint.save_checkpoint(saved, {str(tmp_path / 'full_1.pt')!r})\n")
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))

@@ -1,11 +1,14 @@
 """The exported policy is the training-time policy: same normalizer as C++, same actor, same actions."""
 import importlib.util
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 from raisimGymTorch.algo.ppo import Actor
+from raisimGymTorch.helper import atomic_file
 from raisimGymTorch.helper.evaluation import NormalizedPolicy
 from raisimGymTorch.helper.export import export_onnx, export_torchscript, onnx_unavailable_reason
 
@@ -52,6 +55,19 @@ def test_torchscript_export_matches_policy_and_cpp_normalization(small_env, tmp_
     assert torch.equal(from_export, from_policy)
     torch.testing.assert_close(from_policy, from_actor, rtol=1e-5, atol=1e-5)
     assert from_policy.abs().max() > 0.1, "the comparison is not between near-zero outputs"
+
+
+def test_an_export_removes_what_a_killed_export_left(small_env, tmp_path):
+    env = small_env(num_envs=2)
+    policy = NormalizedPolicy.from_training(Actor(env.num_obs, env.num_acts, [8]), env)
+    dead_writer = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_writer.wait()
+    left = tmp_path / f".policy_1.pt.{atomic_file._machine()}.{dead_writer.pid}.0123abcd.tmp"
+    left.write_bytes(b"half a policy")
+
+    export_torchscript(policy, tmp_path / "policy_2.pt")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy_2.pt"]
 
 
 def test_policy_is_a_frozen_copy(small_env):
