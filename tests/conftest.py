@@ -1,6 +1,12 @@
-"""Shared fixtures: rsg_anymal environments built from its cfg.yaml through raisimGymTorch.env.make."""
+"""Shared by the tests (which import it as `conftest`): rsg_anymal envs built from its cfg.yaml,
+and copies of the repository to build envs in.
+"""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +79,39 @@ def random_actions(num_envs: int, num_acts: int, steps: int, seed: int = 0, scal
     """A reproducible (steps, num_envs, num_acts) float32 action sequence."""
     rng = np.random.default_rng(seed)
     return (scale * rng.standard_normal((steps, num_envs, num_acts))).astype(np.float32)
+
+
+def copy_repository(destination: Path) -> Path:
+    """Copies the checkout's files (tracked, and untracked ones that git does not ignore) into `destination`.
+
+    Tests that scaffold or build envs do it in such a copy, so the checkout is never touched.
+
+    Returns:
+        `destination`.
+    """
+    try:
+        listing = subprocess.run(["git", "-C", str(REPO_ROOT), "ls-files", "-z", "--cached", "--others",
+                                  "--exclude-standard"], capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("the repository is not a git checkout")
+    for name in filter(None, listing.stdout.decode().split("\0")):
+        source = REPO_ROOT / name
+        if source.is_file():  # a tracked file deleted in the working tree is not copied
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def build_envs(repo: Path, envs: str, **environment: str) -> subprocess.CompletedProcess:
+    """Runs ``python setup.py -q build_ext --inplace`` in `repo` for `envs` (RSG_ENVS, comma-separated).
+
+    Returns:
+        The finished build, its output captured as text.
+    """
+    return subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=repo,
+                          env=dict(os.environ, RSG_ENVS=envs, **environment), capture_output=True, text=True)
+
+
+def build_log(build: subprocess.CompletedProcess) -> str:
+    """The tails of a build's output, for the message of a failed assertion."""
+    return f"build failed:\n{build.stdout[-3000:]}\n{build.stderr[-5000:]}"
