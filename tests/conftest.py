@@ -1,8 +1,9 @@
-"""Shared by the tests (which import it as `conftest`): rsg_anymal envs built from its cfg.yaml,
+"""Shared by the tests (which import it as `conftest`): rsg_anymal envs and small cfgs built from its cfg.yaml,
 and copies of the repository to build envs in.
 """
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from ruamel.yaml import YAML
 
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 
@@ -35,6 +37,20 @@ def anymal_cfg(**environment: Any) -> dict[str, Any]:
         else:
             cfg["environment"][key] = value
     return cfg
+
+
+def small_cfg_text(environment: dict[str, Any] | None = None, **top_level: Any) -> str:
+    """rsg_anymal's cfg.yaml made small for training tests, as YAML text.
+
+    8 envs on 1 thread, 0.2 s episodes, an evaluation every iteration, 32x32 networks, no video; `environment`
+    overrides keys of the ``environment:`` section (REMOVE removes one), `top_level` the keys beside it.
+    """
+    small = {"num_envs": 8, "num_threads": 1, "max_time": 0.2, "eval_every_n": 1}
+    cfg = anymal_cfg(**{**small, **(environment or {})})
+    cfg.update({"record_video": False, "architecture": {"policy_net": [32, 32], "value_net": [32, 32]}, **top_level})
+    stream = io.StringIO()
+    YAML(typ="safe", pure=True).dump(cfg, stream)
+    return stream.getvalue()
 
 
 @pytest.fixture

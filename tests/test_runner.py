@@ -1,6 +1,4 @@
 """runner.py and tester.py end to end on rsg_anymal: learning, resuming, stopping, and bad input."""
-import copy
-import io
 import os
 import signal
 import subprocess
@@ -9,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from ruamel.yaml import YAML
+from conftest import small_cfg_text
 
 from raisimGymTorch.algo.ppo import PPO
-from raisimGymTorch.env.make import ENVS_DIR, load_cfg
+from raisimGymTorch.env.make import ENVS_DIR
 from raisimGymTorch.helper import player, trainer
 from raisimGymTorch.helper.checkpoint import load_checkpoint, save_checkpoint
 
@@ -21,17 +19,9 @@ ANYMAL_DIR = ENVS_DIR / "rsg_anymal"
 
 
 def write_cfg(directory, environment=None, **top_level):
-    """rsg_anymal's shipped cfg.yaml made small (few envs, short episodes, small networks, no video)."""
-    cfg = copy.deepcopy(load_cfg(ANYMAL_DIR / "cfg.yaml"))
-    cfg["record_video"] = False
-    cfg["environment"].update({"num_envs": 8, "num_threads": 1, "max_time": 0.2, "eval_every_n": 2})
-    cfg["environment"].update(environment or {})
-    cfg["architecture"] = {"policy_net": [32, 32], "value_net": [32, 32]}
-    cfg.update(top_level)
-    stream = io.StringIO()
-    YAML(typ="safe", pure=True).dump(cfg, stream)
+    """directory/cfg.yaml: the small training cfg, evaluating every second iteration unless told otherwise."""
     path = Path(directory) / "cfg.yaml"
-    path.write_text(stream.getvalue())
+    path.write_text(small_cfg_text({"eval_every_n": 2, **(environment or {})}, **top_level))
     return path
 
 

@@ -16,7 +16,8 @@ from raisimGymTorch.helper.checkpoint import (
     save_checkpoint,
 )
 
-from small_setup import small_cfg_text, small_env  # noqa: F401  (fixture)
+from conftest import small_cfg_text
+from small_setup import small_env  # noqa: F401  (fixture)
 
 
 def trained_ppo(env, seed=0, steps=5):

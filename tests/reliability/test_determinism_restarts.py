@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 import torch
-from reliability_helpers import RELIABILITY_DIR, child_environment, small_cfg_text
+from conftest import small_cfg_text
+from reliability_helpers import RELIABILITY_DIR, child_environment
 from rollout_hash import rollout_hash
 
 from raisimGymTorch.helper import trainer
