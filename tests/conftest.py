@@ -97,6 +97,24 @@ def random_actions(num_envs: int, num_acts: int, steps: int, seed: int = 0, scal
     return (scale * rng.standard_normal((steps, num_envs, num_acts))).astype(np.float32)
 
 
+def assert_identical(a: Any, b: Any, where: str) -> None:
+    """Nested dicts and lists of tensors and plain values are equal bit for bit; `where` names the first difference."""
+    import torch  # not at the top: child processes import this module, and torch must come after raisimGymTorch
+
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for index, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{where}[{index}]")
+    else:
+        assert a == b, where
+
+
 def copy_repository(destination: Path) -> Path:
     """Copies the checkout's files (tracked, and untracked ones that git does not ignore) into `destination`.
 

@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from conftest import small_cfg_text
+from conftest import assert_identical, small_cfg_text
 
 from raisimGymTorch.algo.ppo import PPO
 from raisimGymTorch.env.make import ENVS_DIR
@@ -35,22 +34,6 @@ def run(cfg_path, tmp_path, lines=None, **kwargs):
 
 def average_rewards(lines):
     return [float(line.split("average reward")[1].split("|")[0]) for line in lines if line.startswith("iteration")]
-
-
-def assert_identical(a, b, where):
-    """Nested dicts/lists of tensors and numbers are equal bit for bit."""
-    if isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_identical(a[key], b[key], f"{where}[{key!r}]")
-    elif isinstance(a, list):
-        assert len(a) == len(b), where
-        for index, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{index}]")
-    else:
-        assert a == b, where
 
 
 def test_short_training_raises_the_average_reward(tmp_path):
