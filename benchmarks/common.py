@@ -22,7 +22,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE_SOURCE_DIR = ROOT / "benchmarks" / "engine"
-RESULTS_DIR = ROOT / "benchmarks" / "results"
+# Every script writes its tables here. The test suite points it at a temporary folder (run_all.py --results-dir
+# sets this variable for the scripts it runs), so a test run never overwrites the published results.
+RESULTS_DIR = Path(os.environ.get("RSG_BENCH_RESULTS_DIR") or ROOT / "benchmarks" / "results")
 ENV_DIR = ROOT / "raisimGymTorch" / "env"
 
 

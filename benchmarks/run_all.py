@@ -1,13 +1,15 @@
 """Runs every benchmark script of benchmarks/, one after the other, each in a process of its own.
 
-    python benchmarks/run_all.py --quick    # what CI runs: tiny sizes, proves every script still works
+    python benchmarks/run_all.py --quick    # tiny sizes, proves every script still works
     python benchmarks/run_all.py            # the full suite (tens of minutes); writes benchmarks/results/
+    python benchmarks/run_all.py --quick --results-dir DIR    # what tests/test_benchmarks.py runs: tables to DIR
 
 Scripts that are missing are skipped with a note. Exits non-zero if any script failed, after running the rest.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -31,7 +33,12 @@ SUITE: list[tuple[str, list[str], list[str]]] = [
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="every script in its --quick mode (CI)")
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where the scripts write their tables (default benchmarks/results/)")
     args = parser.parse_args(argv)
+    environment = dict(os.environ)
+    if args.results_dir is not None:  # read by common.py, in every script
+        environment["RSG_BENCH_RESULTS_DIR"] = str(args.results_dir.resolve())
     failed: list[str] = []
     total_start = time.perf_counter()
     for script, arguments, quick_extras in SUITE:
@@ -43,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[run_all] skipped {label}: {path.name} does not exist", file=sys.stderr)
             continue
         start = time.perf_counter()
-        result = subprocess.run(command, cwd=HERE.parent, stdout=subprocess.DEVNULL if args.quick else None)
+        result = subprocess.run(command, cwd=HERE.parent, env=environment,
+                                stdout=subprocess.DEVNULL if args.quick else None)
         seconds = time.perf_counter() - start
         status = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
         print(f"[run_all] {label}: {status} in {seconds:.1f} s", file=sys.stderr)

@@ -10,7 +10,7 @@ rsg_anymal four (control_dt 0.01 s / simulation_dt 0.0025 s). Steps/s count all 
 Every contender gets the same uniform(-1, 1) action sequence (one seeded array, cycled), steps it and reads the
 observation: ours calls step + observe (raw observations, normalize_ob=False, like EnvPool and Gymnasium).
 
-    python benchmarks/versus.py ant        # rsg_ant vs Gymnasium Ant-v5 (Sync/Async) vs EnvPool Ant-v5
+    python benchmarks/versus.py ant        # rsg_ant vs Gymnasium Ant-v5 (Sync/Async) vs EnvPool Ant-v5 (if installed)
     python benchmarks/versus.py anymal     # rsg_anymal vs the same model as a Gymnasium MujocoEnv
     python benchmarks/versus.py overhead   # microseconds per step+observe call with 1 env, minus physics
     python benchmarks/versus.py scaling    # rsg_anymal at 1, 10, 100, 1000 envs; RSS per env
@@ -230,9 +230,20 @@ def versions() -> dict[str, str]:
     return out
 
 
+NO_ENVPOOL = "EnvPool is not installed, so its runs are left out (`pip install envpool` adds them)."
+
+
+def envpool_available(info: dict[str, str]) -> bool:
+    """Whether EnvPool is there to compare with; says so on stderr when it is not, since it is optional."""
+    if info["envpool"] == "not installed":
+        print(f"note: {NO_ENVPOOL}", file=sys.stderr)
+        return False
+    return True
+
+
 def bench_ant(args: argparse.Namespace, command: str) -> None:
     info = {**common.machine_info(), **versions()}
-    have_envpool = info["envpool"] != "not installed"
+    have_envpool = envpool_available(info)
     rows, ratio_rows = [], []
     for n in args.ant_envs:
         steps = max(20, args.env_steps // n)
@@ -272,6 +283,7 @@ def bench_ant(args: argparse.Namespace, command: str) -> None:
         "",
         common.markdown_table(["envs", "ratio (within each repetition)", "median", "min – max", "target"],
                               ratio_rows),
+        *([] if have_envpool else ["", NO_ENVPOOL]),
     ]
     write("versus_ant", "rsg_ant vs Gymnasium and EnvPool Ant-v5", command, body, info, args.quick)
 
@@ -332,7 +344,7 @@ def engine_us_per_step(env_name: str, steps: int) -> float:
 
 def bench_overhead(args: argparse.Namespace, command: str) -> None:
     info = {**common.machine_info(), **versions()}
-    have_envpool = info["envpool"] != "not installed"
+    have_envpool = envpool_available(info)
     steps = args.overhead_steps
     runs: dict[str, dict[str, Any]] = {
         "ours anymal": {"kind": "ours", "env": "rsg_anymal", "num_envs": 1, "steps": steps, "threads": 1},
@@ -381,6 +393,8 @@ def bench_overhead(args: argparse.Namespace, command: str) -> None:
                  "physics time it was subtracted from (rsg_ant's step costs about twice rsg_anymal's and varies "
                  "by tens of microseconds between runs), i.e. not measurable this way; rsg_anymal, the cheaper "
                  "model, is the meaningful figure for ours."]
+    else:
+        body += ["", NO_ENVPOOL]
     write("overhead", "Per-call overhead with 1 env", command, body, info, args.quick)
 
 

@@ -25,7 +25,7 @@ from raisimGymTorch.helper.distributed import (DistributedError, LaunchInfo, mer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helper.small_setup import small_cfg_text  # noqa: E402
+from conftest import small_cfg_text  # noqa: E402
 
 ENVIRONMENT = {"num_envs": 8, "max_time": 0.2, "eval_every_n": 2}
 TRAIN_ITERATIONS = 4

@@ -1,17 +1,15 @@
 """python -m raisimGymTorch.new_env: scaffolded envs build, step, train and rebuild alone; bad requests are refused.
 
-Scaffolding and building happen in a temporary copy of the repository (its git-tracked and
-untracked-but-not-ignored files), never in the checkout itself.
+Scaffolding and building happen in a temporary copy of the repository, never in the checkout itself.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, build_envs, build_log, copy_repository
 
 from raisimGymTorch.new_env import DEFAULT_ROBOT, ENV_FILES, create_env
 
@@ -102,16 +100,6 @@ print(json.dumps(out))
 """
 
 
-def repository_files(repo: Path) -> list[str]:
-    try:
-        listing = subprocess.run(
-            ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("the repository is not a git checkout")
-    return [name for name in listing.stdout.decode().split("\0") if name]
-
-
 def run(arguments, cwd, **environment):
     return subprocess.run(arguments, cwd=cwd, env=dict(os.environ, PYTHONPATH=str(cwd), **environment),
                           capture_output=True, text=True)
@@ -120,12 +108,7 @@ def run(arguments, cwd, **environment):
 @pytest.fixture(scope="module")
 def repo_copy(tmp_path_factory):
     root = tmp_path_factory.mktemp("new_env")
-    repo = root / "repo"
-    for name in repository_files(REPO_ROOT):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
+    repo = copy_repository(root / "repo")
     (root / "boxbot.urdf").write_text(BOX_URDF)
     return repo
 
@@ -140,8 +123,8 @@ def scaffolded(repo_copy):
     }
     for name, result in outputs.items():
         assert result.returncode == 0, f"new_env {name} failed:\n{result.stderr}"
-    build = run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], repo_copy, RSG_ENVS="walker,boxbot")
-    assert build.returncode == 0, f"build failed:\n{build.stdout[-3000:]}\n{build.stderr[-5000:]}"
+    build = build_envs(repo_copy, "walker,boxbot")
+    assert build.returncode == 0, build_log(build)
     return outputs
 
 
@@ -211,8 +194,8 @@ def test_scaffolded_env_trains_with_the_shared_runner(exercised):
 def test_editing_one_environment_rebuilds_only_that_env(repo_copy, scaffolded):
     header = repo_copy / "raisimGymTorch" / "env" / "envs" / "walker" / "Environment.hpp"
     header.write_text(header.read_text() + "\n// edited\n")
-    build = run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], repo_copy, RSG_ENVS="walker,boxbot")
-    assert build.returncode == 0, build.stderr[-5000:]
+    build = build_envs(repo_copy, "walker,boxbot")
+    assert build.returncode == 0, build_log(build)
     compiled = [line for line in build.stdout.splitlines() if "Building CXX object" in line]
     assert len(compiled) == 1 and "walker.dir" in compiled[0], build.stdout
 

@@ -1,6 +1,4 @@
 """runner.py and tester.py end to end on rsg_anymal: learning, resuming, stopping, and bad input."""
-import copy
-import io
 import os
 import signal
 import subprocess
@@ -8,11 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from ruamel.yaml import YAML
+from conftest import assert_identical, small_cfg_text
 
 from raisimGymTorch.algo.ppo import PPO
-from raisimGymTorch.env.make import ENVS_DIR, load_cfg
+from raisimGymTorch.env.make import ENVS_DIR
 from raisimGymTorch.helper import player, trainer
 from raisimGymTorch.helper.checkpoint import load_checkpoint, save_checkpoint
 
@@ -21,17 +18,9 @@ ANYMAL_DIR = ENVS_DIR / "rsg_anymal"
 
 
 def write_cfg(directory, environment=None, **top_level):
-    """rsg_anymal's shipped cfg.yaml made small (few envs, short episodes, small networks, no video)."""
-    cfg = copy.deepcopy(load_cfg(ANYMAL_DIR / "cfg.yaml"))
-    cfg["record_video"] = False
-    cfg["environment"].update({"num_envs": 8, "num_threads": 1, "max_time": 0.2, "eval_every_n": 2})
-    cfg["environment"].update(environment or {})
-    cfg["architecture"] = {"policy_net": [32, 32], "value_net": [32, 32]}
-    cfg.update(top_level)
-    stream = io.StringIO()
-    YAML(typ="safe", pure=True).dump(cfg, stream)
+    """directory/cfg.yaml: the small training cfg, evaluating every second iteration unless told otherwise."""
     path = Path(directory) / "cfg.yaml"
-    path.write_text(stream.getvalue())
+    path.write_text(small_cfg_text({"eval_every_n": 2, **(environment or {})}, **top_level))
     return path
 
 
@@ -45,22 +34,6 @@ def run(cfg_path, tmp_path, lines=None, **kwargs):
 
 def average_rewards(lines):
     return [float(line.split("average reward")[1].split("|")[0]) for line in lines if line.startswith("iteration")]
-
-
-def assert_identical(a, b, where):
-    """Nested dicts/lists of tensors and numbers are equal bit for bit."""
-    if isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_identical(a[key], b[key], f"{where}[{key!r}]")
-    elif isinstance(a, list):
-        assert len(a) == len(b), where
-        for index, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{index}]")
-    else:
-        assert a == b, where
 
 
 def test_short_training_raises_the_average_reward(tmp_path):

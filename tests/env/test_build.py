@@ -8,13 +8,12 @@ non-finite observations, injected on purpose through cfg keys.
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import build_envs, build_log, copy_repository
 
 pytestmark = pytest.mark.slow
 
@@ -248,24 +247,11 @@ print(json.dumps(out))
 """
 
 
-def tracked_files(repo: Path) -> list[str]:
-    try:
-        listing = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], capture_output=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("the repository is not a git checkout")
-    return [name for name in listing.stdout.decode().split("\0") if name]
-
-
 @pytest.fixture(scope="module")
 def repo_copy(tmp_path_factory):
-    """A copy of the tracked files, with rsg_tiny symlinked in from outside and a folder that is no env."""
+    """A copy of the repository, with rsg_tiny symlinked in from outside and a folder that is no env."""
     root = tmp_path_factory.mktemp("build")
-    repo = root / "repo"
-    for name in tracked_files(REPO_ROOT):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
+    repo = copy_repository(root / "repo")
     external = root / "external" / "rsg_tiny"
     external.mkdir(parents=True)
     (external / "Environment.hpp").write_text(TINY_ENVIRONMENT)
@@ -278,19 +264,11 @@ def repo_copy(tmp_path_factory):
     return repo
 
 
-def run_setup(repo: Path, envs: str) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, RSG_ENVS=envs)
-    return subprocess.run(
-        [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
-        cwd=repo, env=environment, capture_output=True, text=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def tiny(repo_copy):
     """Builds rsg_tiny in the copy and returns what EXERCISE_TINY printed."""
-    build = run_setup(repo_copy, "rsg_tiny")
-    assert build.returncode == 0, f"build failed:\n{build.stdout[-3000:]}\n{build.stderr[-5000:]}"
+    build = build_envs(repo_copy, "rsg_tiny")
+    assert build.returncode == 0, build_log(build)
     environment = dict(os.environ, PYTHONPATH=str(repo_copy))
     resource_dir = repo_copy / "raisimGymTorch" / "env" / "envs" / "rsg_tiny"
     result = subprocess.run(
@@ -352,14 +330,14 @@ def test_non_finite_observation_rows_are_left_out_of_the_statistics(tiny):
 
 
 def test_unknown_env_in_rsg_envs_fails_listing_the_available_ones(repo_copy):
-    result = run_setup(repo_copy, "nonexistent")
+    result = build_envs(repo_copy, "nonexistent")
     assert result.returncode != 0
     assert "nonexistent" in result.stderr
     assert "rsg_tiny" in result.stderr and "rsg_anymal" in result.stderr
 
 
 def test_folder_without_environment_hpp_is_not_an_env(repo_copy):
-    result = run_setup(repo_copy, "not_an_env")
+    result = build_envs(repo_copy, "not_an_env")
     assert result.returncode != 0 and "unknown envs ['not_an_env']" in result.stderr
 
 

@@ -21,7 +21,8 @@ from raisimGymTorch.helper.checkpoint import (
     save_checkpoint,
 )
 
-from small_setup import small_cfg_text, small_env  # noqa: F401  (fixture)
+from conftest import small_cfg_text
+from small_setup import small_env  # noqa: F401  (fixture)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ import socket
 import pytest
 
 from raisimGymTorch.helper import trainer
-from small_setup import small_cfg_text
+from conftest import small_cfg_text
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from small_setup import small_cfg_text
+from conftest import small_cfg_text
 
 SCRIPT = textwrap.dedent("""
     import json, sys

@@ -17,8 +17,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from conftest import anymal_cfg
-from reliability_helpers import CaseTable, small_cfg_text
+from conftest import anymal_cfg, small_cfg_text
+from reliability_helpers import CaseTable
 
 from raisimGymTorch.env.make import RESOURCE_DIR, import_env_module, load_cfg, make_vec_env
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv

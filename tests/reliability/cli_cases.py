@@ -93,8 +93,7 @@ CASES = [
 def make_files(scratch: Path) -> None:
     """The weight files the cases name: a good checkpoint and damaged variants of it."""
     import torch
-    from conftest import anymal_cfg
-    from reliability_helpers import small_cfg_text
+    from conftest import anymal_cfg, small_cfg_text
 
     from raisimGymTorch.algo.ppo import PPO, Actor, Critic, PPOConfig
     from raisimGymTorch.env.make import make_vec_env

@@ -1,11 +1,10 @@
-"""Shared by the reliability tests: fresh interpreters with a timeout, small training cfgs, case tables.
+"""Shared by the reliability tests: fresh interpreters with a timeout, case tables.
 
 Anything that might crash the interpreter (a segfault, an abort, MuJoCo's exit() on an engine error) or
 hang runs in a child process, so that it fails one test instead of killing pytest.
 """
 from __future__ import annotations
 
-import copy
 import io
 import json
 import os
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTS_DIR = REPO_ROOT / "tests"
@@ -57,20 +55,6 @@ def describe_exit(result: subprocess.CompletedProcess) -> str:
     code = result.returncode
     how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
     return f"{how}\n--- stderr (tail) ---\n{result.stderr[-4000:]}"
-
-
-def small_cfg_text(environment: dict[str, Any] | None = None, **top_level: Any) -> str:
-    """rsg_anymal's cfg.yaml made small for training tests: 8 envs, 0.2 s episodes, 32x32 networks, no video."""
-    cfg = YAML(typ="safe", pure=True).load((ANYMAL_DIR / "cfg.yaml").read_text())
-    cfg = copy.deepcopy(cfg)
-    cfg["record_video"] = False
-    cfg["environment"].update({"num_envs": 8, "num_threads": 1, "max_time": 0.2, "eval_every_n": 1})
-    cfg["environment"].update(environment or {})
-    cfg["architecture"] = {"policy_net": [32, 32], "value_net": [32, 32]}
-    cfg.update(top_level)
-    stream = io.StringIO()
-    YAML(typ="safe", pure=True).dump(cfg, stream)
-    return stream.getvalue()
 
 
 # --- case tables run in one child process -------------------------------------------------------------

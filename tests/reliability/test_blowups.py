@@ -12,7 +12,7 @@ import warnings
 
 import pytest
 import torch
-from reliability_helpers import small_cfg_text
+from conftest import small_cfg_text
 
 from raisimGymTorch.helper import trainer
 from raisimGymTorch.helper.checkpoint import load_checkpoint

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from reliability_helpers import RELIABILITY_DIR, child_environment, small_cfg_text
+from conftest import small_cfg_text
+from reliability_helpers import RELIABILITY_DIR, child_environment
 
 from raisimGymTorch.helper.checkpoint import load_checkpoint
 

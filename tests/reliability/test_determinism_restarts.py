@@ -11,8 +11,8 @@ cfg's seed and starts every episode afresh (as the first run's iteration 0 did);
 import subprocess
 import sys
 
-import torch
-from reliability_helpers import RELIABILITY_DIR, child_environment, small_cfg_text
+from conftest import assert_identical, small_cfg_text
+from reliability_helpers import RELIABILITY_DIR, child_environment
 from rollout_hash import rollout_hash
 
 from raisimGymTorch.helper import trainer
@@ -37,21 +37,6 @@ def test_a_fresh_process_reproduces_the_rollout():
     assert first == second == here, "the same seed gave different rollouts in different processes"
     assert two_threads == here, "the thread count changed the rollout"
     assert other_seed != here, "another seed must give another rollout"
-
-
-def assert_identical(a, b, where):
-    if isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_identical(a[key], b[key], f"{where}[{key!r}]")
-    elif isinstance(a, list):
-        assert len(a) == len(b), where
-        for index, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{index}]")
-    else:
-        assert a == b, where
 
 
 def test_resuming_the_same_checkpoint_twice_trains_identically(tmp_path):

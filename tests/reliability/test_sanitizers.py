@@ -15,10 +15,10 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from reliability_helpers import REPO_ROOT, TESTS_DIR, describe_exit
+from conftest import build_envs, build_log, copy_repository
+from reliability_helpers import TESTS_DIR, describe_exit
 
 pytestmark = pytest.mark.slow
 
@@ -235,13 +235,6 @@ print("exercise passed")
 """
 
 
-def tracked_files(repo: Path) -> list[str]:
-    listing = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], capture_output=True)
-    if listing.returncode != 0:
-        pytest.skip("the repository is not a git checkout")
-    return [name for name in listing.stdout.decode().split("\0") if name]
-
-
 def sanitizer_runtime(name: str) -> str:
     compiler = shutil.which("gcc") or shutil.which("cc")
     if compiler is None:
@@ -256,22 +249,16 @@ def sanitizer_runtime(name: str) -> str:
 def sanitized(tmp_path_factory):
     """A copy of the repository with rsg_anymal and rsg_urdf_probe built with RSG_SANITIZE=1."""
     preload = [sanitizer_runtime("libasan.so"), sanitizer_runtime("libubsan.so")]
-    repo = tmp_path_factory.mktemp("sanitize") / "repo"
-    for name in tracked_files(REPO_ROOT):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
+    repo = copy_repository(tmp_path_factory.mktemp("sanitize") / "repo")
     probe = repo / "raisimGymTorch" / "env" / "envs" / "rsg_urdf_probe"
     probe.mkdir()
     (probe / "Environment.hpp").write_text(PROBE_ENVIRONMENT)
     (probe / "probe.urdf").write_text(PROBE_URDF)
     (probe / "cfg.yaml").write_text(PROBE_CFG)
     started = time.perf_counter()
-    build = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=repo, capture_output=True,
-                           text=True, env=dict(os.environ, RSG_ENVS="rsg_anymal,rsg_urdf_probe", RSG_SANITIZE="1"))
+    build = build_envs(repo, "rsg_anymal,rsg_urdf_probe", RSG_SANITIZE="1")
     build_seconds = time.perf_counter() - started
-    assert build.returncode == 0, f"build failed:\n{build.stdout[-3000:]}\n{build.stderr[-5000:]}"
+    assert build.returncode == 0, build_log(build)
     cache = next((repo / "build").glob("cmake-*/CMakeCache.txt")).read_text()
     assert "RSG_SANITIZE:BOOL=ON" in cache
     return {"repo": repo, "probe": probe, "preload": preload, "build_seconds": build_seconds}

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_helpers import ANYMAL_DIR, REPO_ROOT, describe_exit, run_python, small_cfg_text
+from conftest import small_cfg_text
+from reliability_helpers import ANYMAL_DIR, REPO_ROOT, describe_exit, run_python
 from ruamel.yaml import YAML
 
 from raisimGymTorch.env.make import RESOURCE_DIR, make_vec_env, resource_dir

@@ -1,0 +1,193 @@
+"""benchmarks/run_all.py --quick: every benchmark script still runs and writes the tables the README points to.
+
+The benchmarks are not tests and nothing here is timed: the quick run only proves that the scripts work, so
+these tests check that each table has its rows and that every figure in it is a finite number of the right
+sign, never how large it is. The tables go to a temporary folder, so the published ones are left alone.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # the first run compiles the engine loop (benchmarks/engine) for both envs
+
+BENCHMARKS = REPO_ROOT / "benchmarks"
+PUBLISHED = BENCHMARKS / "results"
+HAVE_ENVPOOL = importlib.util.find_spec("envpool") is not None
+NO_ENVPOOL = "EnvPool is not installed, so its runs are left out"
+
+
+@dataclass(frozen=True)
+class Table:
+    """What one markdown table of a result file must hold."""
+
+    label: str
+    """The column that names the rows."""
+    rows: list[str]
+    """That column's cells, in order."""
+    positive: tuple[str, ...]
+    """Columns whose cells hold finite positive numbers (and so do the "min – max" columns right after them)."""
+    finite: tuple[str, ...] = ()
+    """Columns whose cells hold finite numbers of either sign (a difference of two timings)."""
+
+
+def throughput_tables() -> list[Table]:
+    return [
+        Table("run", ["engine loop (C++, no Python, no batch)", "engine loop, 2 processes at once (2 + 2 envs)",
+                      "vectorized: RaisimGymVecEnv step + observe", "vectorized: RaisimGymVecEnv step + observe",
+                      "vectorized, OMP_WAIT_POLICY=passive"],
+              ("control steps/s (median)", "physics steps/s", "steps per CPU-second (median)")),
+        Table("ratio (wall clock)", ["vectorized 1 thread / ceiling", "vectorized 2 threads / (2 x ceiling)",
+                                     "vectorized 2 threads / ceiling", "same, OMP_WAIT_POLICY=passive",
+                                     "engine loop 2 processes / (2 x ceiling): what 2 cores give",
+                                     "vectorized 2 threads / engine loop 2 processes",
+                                     "same, OMP_WAIT_POLICY=passive"], ("median",)),
+    ]
+
+
+EXPECTED: dict[str, list[Table]] = {
+    "throughput_rsg_anymal_quick.md": throughput_tables(),
+    "throughput_rsg_ant_quick.md": throughput_tables(),
+    "versus_ant_quick.md": [
+        Table("run", ["rsg_ant (RaisimGymVecEnv, num_threads 2)",
+                      *(["EnvPool Ant-v5 (sync, num_threads 2)"] * HAVE_ENVPOOL),
+                      "Gymnasium Ant-v5, SyncVectorEnv", "Gymnasium Ant-v5, AsyncVectorEnv (shared_memory)"],
+              ("envs", "timed batch steps", "steps/s (median)")),
+        Table("ratio (within each repetition)", [*(["rsg_ant / EnvPool"] * HAVE_ENVPOOL),
+                                                 "rsg_ant / Gymnasium's best (per repetition)"],
+              ("envs", "median")),
+    ],
+    "versus_anymal_quick.md": [
+        Table("run", ["rsg_anymal (RaisimGymVecEnv, num_threads 2)", "ANYmal as a Gymnasium MujocoEnv, SyncVectorEnv"],
+              ("envs", "timed batch steps", "steps/s (median)")),
+        Table("ratio (within each repetition)", ["rsg_anymal / gym sync"], ("envs", "median")),
+    ],
+    "overhead_quick.md": [
+        Table("run", ["rsg_anymal, 1 env, num_threads 1: step + observe", "rsg_ant, 1 env, num_threads 1: step + observe",
+                      *(["EnvPool Ant-v5, 1 env, num_threads 1: step (returns the observation)"] * HAVE_ENVPOOL)],
+              ("us per call (median)", "engine loop us per step (median)"),
+              finite=("overhead us per call (median)",)),
+        # Ratios of overheads: an overhead below the noise of the physics time is negative.
+        *[Table("ratio (within each repetition)", ["rsg_ant overhead / EnvPool overhead",
+                                                   "rsg_anymal overhead / EnvPool overhead"],
+                (), finite=("median",))] * HAVE_ENVPOOL,
+    ],
+    "scaling_rsg_anymal_quick.md": [
+        Table("envs", ["1", "10"], ("timed batch steps", "steps/s (median)", "RSS of construction (MiB)",
+                                    "RSS per env (KiB)")),
+    ],
+    "train_rsg_anymal_quick.md": [
+        Table("run", ["1"], ("samples", "samples/s", "rollout-only samples/s", "rollout share")),
+        Table("summary over runs (iterations 2+)", ["samples/s (rollout + update)", "rollout share of the time"],
+              ("median",)),
+    ],
+    "soak_quick.md": [
+        Table("control steps", ["4,000", "8,000", "12,000", "16,000", "20,000"],
+              ("RSS MiB", "peak RSS MiB", "steps/s (wall)", "steps/CPU-s")),
+    ],
+    "distributed_rsg_anymal_quick.md": [
+        Table("run", ["1 process x 2 threads", "2 processes x 1 thread (torchrun, gloo)"],
+              ("samples/s (median)", "samples per CPU-second (median)")),
+        Table("ratio of samples/s (within each repetition)",
+              ["2 processes x 1 thread (torchrun, gloo) / 1 process x 2 threads"], ("median",)),
+    ],
+}
+
+
+def markdown_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Every table in `text` as (header cells, rows of cells)."""
+    tables, block = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            block.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif block:
+            tables.append((block[0], block[2:]))  # block[1] is the |---| line
+            block = []
+    return tables
+
+
+def numbers(cell: str) -> list[float]:
+    """The numbers in a cell: '10,688' -> [10688.0], '0.82 – 0.97' -> [0.82, 0.97], '46%' -> [46.0]."""
+    return [float(n.replace(",", "")) for n in re.findall(r"-?\d[\d,]*(?:\.\d+)?", cell)]
+
+
+def judged_as(header: list[str], index: int) -> str:
+    """The column whose rule a cell follows: a "min – max" column is the spread of the median before it."""
+    while header[index] == "min – max":
+        index -= 1
+    return header[index]
+
+
+def child_environment(*first_on_path: Path, **extra: str) -> dict[str, str]:
+    """os.environ for a script of this checkout (whichever raisimGymTorch is installed), plus `extra`."""
+    path = [*map(str, first_on_path), str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(path), **extra)
+
+
+def published_files() -> dict[str, tuple[int, int]]:
+    return {path.name: (path.stat().st_mtime_ns, path.stat().st_size) for path in PUBLISHED.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """Runs `run_all.py --quick` into a temporary folder; returns that folder and the run's stderr."""
+    results = tmp_path_factory.mktemp("results")
+    before = published_files()
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "run_all.py"), "--quick", "--results-dir", str(results)],
+                          cwd=REPO_ROOT, env=child_environment(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-6000:]
+    assert published_files() == before, "a quick run wrote into benchmarks/results/"
+    return results, done.stderr
+
+
+def test_every_script_passes_and_writes_only_to_the_results_dir(quick_run):
+    results, stderr = quick_run
+    assert "[run_all] 5 of 5 passed" in stderr
+    assert sorted(path.name for path in results.iterdir()) == sorted(EXPECTED)
+    assert (NO_ENVPOOL in stderr) != HAVE_ENVPOOL
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_table_has_its_rows_and_finite_figures(quick_run, name):
+    text = (quick_run[0] / name).read_text()
+    tables = [table for table in markdown_tables(text) if table[0][0] != "machine"]
+    assert len(tables) == len(EXPECTED[name]), text
+    for (header, rows), expected in zip(tables, EXPECTED[name]):
+        assert expected.label in header, text
+        assert [row[header.index(expected.label)] for row in rows] == expected.rows, text
+        for row in rows:
+            assert len(row) == len(header), row
+            for index, cell in enumerate(row):
+                column = judged_as(header, index)
+                if column in expected.positive or column in expected.finite:
+                    values = numbers(cell)
+                    assert values and all(math.isfinite(v) for v in values), f"{name}: {column} = {cell!r}"
+                    if column in expected.positive:
+                        assert all(v > 0 for v in values), f"{name}: {column} = {cell!r}"
+    if name in ("versus_ant_quick.md", "overhead_quick.md"):
+        assert (NO_ENVPOOL in text) != HAVE_ENVPOOL
+
+
+def test_versus_leaves_envpool_out_with_a_note_when_it_is_missing(tmp_path):
+    # A package that fails to import stands for EnvPool not being installed.
+    (tmp_path / "hide" / "envpool").mkdir(parents=True)
+    (tmp_path / "hide" / "envpool" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    environment = child_environment(tmp_path / "hide", RSG_BENCH_RESULTS_DIR=str(tmp_path / "out"))
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "versus.py"), "ant", "--quick"], cwd=REPO_ROOT,
+                          env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-6000:]
+    assert NO_ENVPOOL in done.stderr
+    text = (tmp_path / "out" / "versus_ant_quick.md").read_text()
+    assert NO_ENVPOOL in text and "| envpool | not installed |" in text
+    runs, ratios = markdown_tables(text)[:2]
+    assert not any("EnvPool" in row[1] for row in runs[1] + ratios[1]), text
+    assert len(runs[1]) == 3 and len(ratios[1]) == 1, text
