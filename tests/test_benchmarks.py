@@ -100,6 +100,14 @@ EXPECTED: dict[str, list[Table]] = {
         Table("ratio of samples/s (within each repetition)",
               ["2 processes x 1 thread (torchrun, gloo) / 1 process x 2 threads"], ("median",)),
     ],
+    "distributed_learning_rsg_anymal_quick.md": [
+        Table("metric", ["training reward per step, last fifth of the iterations",
+                         "deterministic evaluation return at the end (10 episodes)"], (),
+              finite=("1 process x 2 threads (mean +- sd)", "2 processes x 1 thread (torchrun, gloo) (mean +- sd)",
+                      "difference", "95% interval", "Welch p", "permutation p")),
+        Table("run", ["1 process x 2 threads"] * 2 + ["2 processes x 1 thread (torchrun, gloo)"] * 2,
+              ("seed", "wall time"), finite=("reward, first fifth", "reward, last fifth", "evaluation return")),
+    ],
 }
 
 
@@ -151,7 +159,7 @@ def quick_run(tmp_path_factory):
 
 def test_every_script_passes_and_writes_only_to_the_results_dir(quick_run):
     results, stderr = quick_run
-    assert "[run_all] 5 of 5 passed" in stderr
+    assert "[run_all] 6 of 6 passed" in stderr
     assert sorted(path.name for path in results.iterdir()) == sorted(EXPECTED)
     assert (NO_ENVPOOL in stderr) != HAVE_ENVPOOL
 
