@@ -5,7 +5,7 @@ rsg_ant's own cfg.yaml until `--samples` environment steps are collected, checkp
 training, each checkpoint's deterministic policy (actor mean) plays ``--episodes`` full episodes (up to 1000
 steps) and the mean undiscounted return is reported beside published PPO results for Ant.
 
-    python benchmarks/learn_ant.py [--samples 1000000] [--steps-per-iteration 1000]
+    python benchmarks/learn_ant.py [--samples 1000000]
 
 One sample is one control step of one env (5 MuJoCo steps, as one Gymnasium ``env.step``), so samples compare
 directly with the "timesteps" of Stable-Baselines3 and CleanRL. A policy that stands still scores about 1000 (the
@@ -105,7 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=1_000_000, help="environment steps to train for")
     parser.add_argument("--steps-per-iteration", type=int, default=None,
-                        help="steps per env per PPO iteration (default: the trainer's, one episode = 1000)")
+                        help="steps per env per PPO iteration (default: the cfg's algorithm.steps_per_env)")
     parser.add_argument("--checkpoints", type=int, default=8, help="checkpoints evaluated along the way")
     parser.add_argument("--episodes", type=int, default=20, help="deterministic evaluation episodes per checkpoint")
     parser.add_argument("--seed", type=int, default=None, help="override the cfg's seed")
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     shipped = load_cfg(SHIPPED_CFG)
     environment = shipped["environment"]
     num_envs = int(environment["num_envs"])
-    steps = args.steps_per_iteration or round(environment["max_time"] / environment["control_dt"])
+    steps = (args.steps_per_iteration or shipped.get("algorithm", {}).get("steps_per_env")
+             or round(environment["max_time"] / environment["control_dt"]))
     iterations = math.ceil(args.samples / (num_envs * steps))
     eval_every = max(1, iterations // max(args.checkpoints, 1))
     cfg = dict(shipped, record_video=False, environment=dict(environment, eval_every_n=eval_every))

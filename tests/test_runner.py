@@ -47,6 +47,15 @@ def test_short_training_raises_the_average_reward(tmp_path):
     assert sum(rewards[-2:]) / 2 > sum(rewards[:2]) / 2 + 0.015, rewards
 
 
+def test_rollout_length_is_one_episode_unless_the_cfg_sets_steps_per_env(tmp_path):
+    # 0.2 s episodes at 0.01 s control steps: 20 steps per env by default.
+    by_episode, by_cfg = [], []
+    run(write_cfg(tmp_path), tmp_path, by_episode, iterations=1)
+    run(write_cfg(tmp_path, algorithm={"steps_per_env": 7}), tmp_path, by_cfg, iterations=1)
+    assert "[runner] 8 envs x 20 steps = 160 samples per iteration" in by_episode
+    assert "[runner] 8 envs x 7 steps = 56 samples per iteration" in by_cfg
+
+
 def test_run_directory_holds_cfg_code_logs_checkpoints_and_exports(tmp_path):
     cfg = write_cfg(tmp_path)
     lines = []

@@ -128,7 +128,7 @@ def train(
         num_envs: Overrides ``environment.num_envs``; with several ranks, the total over all of them.
         seed: Overrides the cfg's ``seed``.
         run_root: Parent of the ``<env_name>/<timestamp>`` run directories; defaults to ``raisimGymTorch/data``.
-        steps_per_iteration: Steps per env per iteration; defaults to the episode length, max_time / control_dt.
+        steps_per_iteration: Steps per env per iteration; overrides ``algorithm.steps_per_env``.
         eval_envs: Environments (one episode each) of every evaluation.
         rollout_threads: torch threads while collecting, when the env's OpenMP threads do the work; None leaves
             torch's setting. One is best: measured on 2 cores, torch with 2 threads made the rollout 3-9x slower.
@@ -189,10 +189,11 @@ def train(
                            seed=seed + env_offset)
         cleanup.callback(env.close)
         control_dt = float(env.wrapper.getControlTimeStep())
-        num_steps = steps_per_iteration or int(env.wrapper.getMaxEpisodeSteps())
-        if num_steps >= 2**40:
-            raise ValueError(f"{config.source}: set environment.max_time (the rollout length is max_time / control_dt)")
         cfg = config.ppo
+        num_steps = steps_per_iteration or cfg.steps_per_env or int(env.wrapper.getMaxEpisodeSteps())
+        if num_steps >= 2**40:
+            raise ValueError(f"{config.source}: set environment.max_time or algorithm.steps_per_env (the rollout "
+                             f"length, by default max_time / control_dt)")
         actor = Actor(env.num_obs, env.num_acts, cfg.policy_net, cfg.activation, cfg.init_std)
         critic = Critic(env.num_obs, cfg.value_net, cfg.activation)
         ppo = PPO(actor, critic, env.num_envs, num_steps, cfg, seed=seed + env_offset, data_parallel=distributed)
@@ -214,6 +215,9 @@ def train(
                 if checkpoint["cfg_text"] != config.text:
                     logger.message(f"[runner] note: {cfg_path} differs from the cfg stored in {weight}; using "
                                    f"{cfg_path}")
+            on_rank = " on rank 0" if distributed is not None else ""
+            logger.message(f"[runner] {env.num_envs} envs{on_rank} x {num_steps} steps = {env.num_envs * num_steps:,} "
+                           f"samples per iteration")
             if distributed is not None:
                 logger.message(f"[runner] {distributed.world_size} ranks ({distributed.backend}), "
                                f"{env.num_envs} envs and {distributed.threads} thread(s) on rank 0")

@@ -25,6 +25,8 @@ class PPOConfig:
     """GAE lambda: 0 gives one-step TD advantages, 1 gives Monte Carlo ones."""
     clip_param: float = 0.2
     """Clip range of the probability ratio and of the value change."""
+    steps_per_env: int = 0
+    """Control steps each env collects per iteration; 0 collects one episode (environment.max_time / control_dt)."""
     num_learning_epochs: int = 4
     """Passes over the rollout per update."""
     num_mini_batches: int = 4
@@ -59,6 +61,7 @@ class PPOConfig:
             ("gamma", 0.0 <= self.gamma <= 1.0, "in [0, 1]"),
             ("lam", 0.0 <= self.lam <= 1.0, "in [0, 1]"),
             ("clip_param", self.clip_param > 0.0, "> 0"),
+            ("steps_per_env", self.steps_per_env >= 0, ">= 0"),
             ("num_learning_epochs", self.num_learning_epochs >= 1, ">= 1"),
             ("num_mini_batches", self.num_mini_batches >= 1, ">= 1"),
             ("learning_rate", self.learning_rate >= 0.0, ">= 0"),
