@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         f"1-minute load average during training {load}; this process used {cpu / 60 / max(wall, 1e-9):.2f} cores "
         "on average.",
         "",
-        f"Training: rsg_ant's shipped cfg.yaml (PPO defaults of the trainer, {num_envs} envs), "
-        f"{steps} steps per env per iteration, {result.iteration} iterations: {samples:,} samples in {wall:.1f} wall "
+        f"Training: rsg_ant's shipped cfg.yaml ({num_envs} envs, its `algorithm:` section over the trainer's PPO "
+        f"defaults), {steps} steps per env per iteration, {result.iteration} iterations: {samples:,} samples in {wall:.1f} wall "
         f"minutes, {samples / max(wall * 60, 1e-9):,.0f} samples/s overall (checkpoints included). One sample = one "
         "Gymnasium env.step (5 MuJoCo steps). The benchmark sets `eval_every_n` and turns videos off.",
         "",
