@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import small_cfg_text
 
 from raisimGymTorch.env.make import ENVS_DIR
 from raisimGymTorch.helper import trainer
-from small_setup import small_cfg_text
 
 TESTER = ENVS_DIR / "rsg_anymal" / "tester.py"
 
