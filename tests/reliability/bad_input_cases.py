@@ -599,8 +599,17 @@ for eighth in range(1, 8):
 
 
 def one_byte_flipped():
+    """Flips a byte in the middle of the largest tensor: not in the zip's alignment padding, which no CRC covers."""
+    import io
+    import struct
+    import zipfile
+
     data = bytearray(checkpoint_bytes())
-    data[len(data) // 2] ^= 0xFF
+    largest = max(zipfile.ZipFile(io.BytesIO(bytes(data))).infolist(), key=lambda member: member.file_size)
+    # A local file header is 30 bytes, then the name and the extra field, whose lengths it holds at bytes 26-29.
+    name_length, extra_length = struct.unpack_from("<HH", data, largest.header_offset + 26)
+    start = largest.header_offset + 30 + name_length + extra_length
+    data[start + largest.file_size // 2] ^= 0xFF
     load_checkpoint_bytes("full_flipped.pt", bytes(data))
 
 
