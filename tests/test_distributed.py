@@ -227,18 +227,23 @@ def test_ranks_with_different_cfgs_refuse_to_train(two_ranks):
 
 # --- a rank that dies or hangs ------------------------------------------------------------------------------
 
-def test_a_killed_rank_makes_the_other_stop_with_a_clear_error(tmp_path):
-    rank0, rank1, run_root = _start_two_runners(tmp_path, timeout=20, eval_every_n=2)
+def _fail_rank1(rank0, rank1, after_line, fail):
+    """Calls fail(rank1) once rank 0 printed `after_line`; returns rank 0's stderr and the seconds it then needed."""
     try:
-        _wait_for_line(rank0, "iteration      3 ")
-        rank1.kill()
+        _wait_for_line(rank0, after_line)
+        fail(rank1)
         started = time.monotonic()
         _, err = rank0.communicate(timeout=60)
-        waited = time.monotonic() - started
+        return err, time.monotonic() - started
     finally:
         for process in (rank0, rank1):
             process.kill()
             process.wait()
+
+
+def test_a_killed_rank_makes_the_other_stop_with_a_clear_error(tmp_path):
+    rank0, rank1, run_root = _start_two_runners(tmp_path, timeout=20, eval_every_n=2)
+    err, waited = _fail_rank1(rank0, rank1, "iteration      3 ", lambda rank: rank.kill())
     assert rank0.returncode == 1, err
     assert waited < 20, f"rank 0 needed {waited:.0f} s to notice"  # a dead peer is noticed at once, no timeout
     assert "error: rank 0 of 2:" in err and "another rank's process ended" in err, err
@@ -250,16 +255,8 @@ def test_a_killed_rank_makes_the_other_stop_with_a_clear_error(tmp_path):
 
 def test_a_hung_rank_makes_the_other_stop_after_the_timeout(tmp_path):
     rank0, rank1, _ = _start_two_runners(tmp_path, timeout=3, eval_every_n=1000)
-    try:
-        _wait_for_line(rank0, "iteration      2 ")
-        rank1.send_signal(signal.SIGSTOP)  # alive, sockets open, silent
-        started = time.monotonic()
-        _, err = rank0.communicate(timeout=60)
-        waited = time.monotonic() - started
-    finally:
-        for process in (rank0, rank1):
-            process.kill()
-            process.wait()
+    # SIGSTOP: alive, sockets open, silent.
+    err, waited = _fail_rank1(rank0, rank1, "iteration      2 ", lambda rank: rank.send_signal(signal.SIGSTOP))
     assert rank0.returncode == 1, err
     assert 2.5 < waited < 30, waited
     assert "error: rank 0 of 2:" in err and "another rank did not answer within 3 s" in err, err
