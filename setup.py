@@ -3,6 +3,8 @@
 MuJoCo's headers and library, pybind11 and Eigen all come from pip packages; CMake is told where
 Python found them. The CMake build folder persists under build/, so after editing one
 Environment.hpp only that environment recompiles. `RSG_ENVS=a,b` limits the build to those envs.
+The toolkit module `_toolkit` (env/toolkit_module.cpp: terrain, height scan, curriculum for Python) is
+built beside them every time; it is not an env folder, so env_names() never lists it.
 """
 import hashlib
 import importlib.util
@@ -82,7 +84,9 @@ class CMakeBuild(build_ext):
             (folder / "MUJOCO_VERSION").write_text(built_against + "\n")
 
 
+TOOLKIT_MODULE = "_toolkit"
+
 setup(
-    ext_modules=[Extension(f"raisimGymTorch.env.bin.{name}", sources=[]) for name in env_names()],
+    ext_modules=[Extension(f"raisimGymTorch.env.bin.{name}", sources=[]) for name in [*env_names(), TOOLKIT_MODULE]],
     cmdclass={"build_ext": CMakeBuild},
 )
