@@ -101,13 +101,13 @@ py::bytes modelBytes(const mjModel* model) {
 
 // Benchmark kernel: a legged robot (ANYmal's layout: free base, then one torque motor per joint) held
 // by a PD law around `nominal` with random target noise, `substeps` physics steps per control step,
-// optionally a height scan per control step; reset to the next spawn point when the base drops below
-// `fallHeight` above the ground. Returns wall seconds and counts; the work is the same with or without
+// optionally a height scan per control step; reset to the next spawn point every `episodeSteps` control
+// steps (0: never) and when the base drops below 0.25 m above the ground. Returns wall seconds and counts; the work is the same with or without
 // terrain except for what the terrain itself costs.
 py::dict leggedRollout(const std::string& xmlPath, const raisim::Terrain* terrain, const raisim::HeightScan* scan,
                        int controlSteps, int substeps, double kp, double kd, std::vector<double> nominal,
                        double baseHeight, double actionNoise, std::vector<std::vector<double>> spawns,
-                       std::uint64_t seed) {
+                       std::uint64_t seed, int episodeSteps) {
   auto model = compileWithTerrain(xmlPath, true, terrain);
   const mjModel* m = model.get();
   const int joints = m->nu;
@@ -151,7 +151,8 @@ py::dict leggedRollout(const std::string& xmlPath, const raisim::Terrain* terrai
       checksum += heights[0];
     }
     const double ground = terrain != nullptr ? terrain->heightAt(d->qpos[0], d->qpos[1]) : 0.0;
-    if (d->qpos[2] - ground < 0.25 || !std::isfinite(d->qpos[2])) reset();
+    if (d->qpos[2] - ground < 0.25 || !std::isfinite(d->qpos[2]) || (episodeSteps > 0 && (step + 1) % episodeSteps == 0))
+      reset();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   py::gil_scoped_acquire acquire;
@@ -288,6 +289,7 @@ PYBIND11_MODULE(_toolkit, module) {
   module.def("legged_rollout", &leggedRollout, py::arg("xml_path"), py::arg("terrain"), py::arg("scan"),
              py::arg("control_steps"), py::arg("substeps"), py::arg("kp"), py::arg("kd"), py::arg("nominal"),
              py::arg("base_height"), py::arg("action_noise"), py::arg("spawns"), py::arg("seed") = 0,
+             py::arg("episode_steps") = 0,
              "Benchmark kernel: PD-held legged robot stepped in C++, with optional terrain and height scan.");
   module.attr("MUJOCO_VERSION") = mj_versionString();
 }
