@@ -35,9 +35,9 @@ EPISODE_STEPS = 250
 NOMINAL = [0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8]
 
 
-def rollout(terrain, scan, spawns, control_steps: int, seed: int) -> dict:
+def rollout(terrain, scan, spawns, control_steps: int, seed: int, profile: bool = False) -> dict:
     return _toolkit.legged_rollout(str(ANYMAL_XML), terrain, scan, control_steps, 4, 80.0, 2.0, NOMINAL, 0.55,
-                                   0.3, spawns, seed, EPISODE_STEPS)
+                                   0.3, spawns, seed, EPISODE_STEPS, profile)
 
 
 def main() -> None:
@@ -65,6 +65,9 @@ def main() -> None:
             result = rollout(t, s, spawn, steps, repeat)
             rates[name].append(result["control_steps"] / result["seconds"])
             details[name] = result
+    # Where the time goes: one more run of each with MuJoCo's stage timers on (they add clock reads, so
+    # these runs are not part of the rates above).
+    stages = {name: rollout(t, s, spawn, steps, 0, profile=True)["stage_us"] for name, (t, s, spawn) in variants.items()}
     flat = rates["flat plane, no scan"]
     ratios = {name: [r / f for r, f in zip(values, flat)] for name, values in rates.items()}
 
@@ -75,6 +78,8 @@ def main() -> None:
     ratio_rows = [[f"{name} / flat plane, no scan", f"{statistics.median(values):.3f}",
                    f"{min(values):.3f} – {max(values):.3f}"]
                   for name, values in ratios.items() if name != "flat plane, no scan"]
+    stage_names = ["step", "pos_collision", "col_broadphase", "col_narrowphase", "constraint", "pos_kinematics"]
+    stage_rows = [[stage] + [f"{stages[name][stage]:.1f}" for name in variants] for stage in stage_names]
     info = machine_info()
     text = "\n\n".join([
         "# Terrain cost: ANYmal on legged_gym's terrain with a height scan vs a flat plane",
@@ -84,6 +89,9 @@ def main() -> None:
                         "episodes started"], rows),
         markdown_table(["ratio", "median", "min – max"], ratio_rows),
         "Target (issue 13): terrain + height scan / flat plane >= 0.8.",
+        "Microseconds per physics step in MuJoCo's stages (mjData.timer, separate runs with the timers on; "
+        "`constraint` is the solver, whose work grows with the number of contacts):",
+        markdown_table(["stage", *variants], stage_rows),
         markdown_table(["", ""], [[k, v] for k, v in info.items()] +
                        [["repeats x control steps", f"{repeats} x {steps}"], ["threads", "1"]]),
     ])

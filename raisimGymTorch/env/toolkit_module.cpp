@@ -7,6 +7,7 @@
 
 #include <mujoco/mujoco.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -24,6 +25,11 @@ namespace py = pybind11;
 using raisim::Config;
 
 namespace {
+
+// MuJoCo's internal timers read this clock (mjcb_time) when legged_rollout profiles; microseconds.
+mjtNum steadyMicroseconds() {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // A Python dict/list/scalar tree as a Config, every node named by its dotted path.
 Config toConfig(const py::handle& value, const std::string& path, const std::shared_ptr<const std::string>& source,
@@ -107,7 +113,7 @@ py::bytes modelBytes(const mjModel* model) {
 py::dict leggedRollout(const std::string& xmlPath, const raisim::Terrain* terrain, const raisim::HeightScan* scan,
                        int controlSteps, int substeps, double kp, double kd, std::vector<double> nominal,
                        double baseHeight, double actionNoise, std::vector<std::vector<double>> spawns,
-                       std::uint64_t seed, int episodeSteps) {
+                       std::uint64_t seed, int episodeSteps, bool profile) {
   auto model = compileWithTerrain(xmlPath, true, terrain);
   const mjModel* m = model.get();
   const int joints = m->nu;
@@ -123,7 +129,9 @@ py::dict leggedRollout(const std::string& xmlPath, const raisim::Terrain* terrai
   std::vector<double> target(joints);
   std::size_t spawnIndex = 0;
   long long resets = 0, contacts = 0;
+  std::vector<double> stageTotals(mjNTIMER, 0.0);  // mj_resetData clears mjData's timers
   auto reset = [&]() {
+    for (int i = 0; i < mjNTIMER; ++i) stageTotals[i] += d->timer[i].duration;
     mj_resetData(m, d);
     const auto& spawn = spawns[spawnIndex++ % spawns.size()];
     d->qpos[0] = spawn[0];
@@ -135,6 +143,10 @@ py::dict leggedRollout(const std::string& xmlPath, const raisim::Terrain* terrai
   };
   reset();
   double checksum = 0.0;
+  // The timers cost two clock reads per stage, so they are only on when asked for.
+  mjcb_time = profile ? steadyMicroseconds : nullptr;
+  std::fill(stageTotals.begin(), stageTotals.end(), 0.0);
+  for (int i = 0; i < mjNTIMER; ++i) d->timer[i].duration = 0, d->timer[i].number = 0;
   py::gil_scoped_release release;
   const auto start = std::chrono::steady_clock::now();
   for (int step = 0; step < controlSteps; ++step) {
@@ -155,8 +167,16 @@ py::dict leggedRollout(const std::string& xmlPath, const raisim::Terrain* terrai
       reset();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  mjcb_time = nullptr;
   py::gil_scoped_acquire acquire;
   py::dict result;
+  if (profile) {
+    // Mean microseconds per physics step in each of MuJoCo's stages.
+    py::dict stages;
+    const double physicsSteps = static_cast<double>(controlSteps) * substeps;
+    for (int i = 0; i < mjNTIMER; ++i) stages[mjTIMERSTRING[i]] = (stageTotals[i] + d->timer[i].duration) / physicsSteps;
+    result["stage_us"] = stages;
+  }
   result["seconds"] = seconds;
   result["control_steps"] = controlSteps;
   result["physics_steps"] = static_cast<long long>(controlSteps) * substeps;
@@ -289,7 +309,7 @@ PYBIND11_MODULE(_toolkit, module) {
   module.def("legged_rollout", &leggedRollout, py::arg("xml_path"), py::arg("terrain"), py::arg("scan"),
              py::arg("control_steps"), py::arg("substeps"), py::arg("kp"), py::arg("kd"), py::arg("nominal"),
              py::arg("base_height"), py::arg("action_noise"), py::arg("spawns"), py::arg("seed") = 0,
-             py::arg("episode_steps") = 0,
+             py::arg("episode_steps") = 0, py::arg("profile") = false,
              "Benchmark kernel: PD-held legged robot stepped in C++, with optional terrain and height scan.");
   module.attr("MUJOCO_VERSION") = mj_versionString();
 }
