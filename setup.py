@@ -4,7 +4,8 @@ MuJoCo's headers and library, pybind11 and Eigen all come from pip packages; CMa
 Python found them. The CMake build folder persists under build/, so after editing one
 Environment.hpp only that environment recompiles. `RSG_ENVS=a,b` limits the build to those envs.
 The toolkit module `_toolkit` (env/toolkit_module.cpp: terrain, height scan, curriculum for Python) is
-built beside them every time; it is not an env folder, so env_names() never lists it.
+built beside them by a full build, or when RSG_ENVS names it; it is not an env folder, so env_names()
+never lists it, and `RSG_ENVS=my_env` builds my_env alone.
 """
 import hashlib
 import importlib.util
@@ -18,6 +19,7 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 ENVS_DIR = ROOT / "raisimGymTorch" / "env" / "envs"
+TOOLKIT_MODULE = "_toolkit"
 
 
 def package_dir(name: str) -> Path:
@@ -37,7 +39,9 @@ def mujoco_library_version(mujoco_dir: Path) -> str:
 
 def env_names() -> list[str]:
     """Env folders (or symlinks to folders) that hold an Environment.hpp."""
-    selected = [name for name in os.environ.get("RSG_ENVS", "").split(",") if name]
+    selected = [name for name in os.environ.get("RSG_ENVS", "").split(",") if name and name != TOOLKIT_MODULE]
+    if os.environ.get("RSG_ENVS") and not selected:
+        return []  # RSG_ENVS=_toolkit: the toolkit module alone
     found = sorted(p.name for p in ENVS_DIR.iterdir() if p.is_dir() and (p / "Environment.hpp").is_file())
     unknown = sorted(set(selected) - set(found))
     if unknown:
@@ -84,9 +88,14 @@ class CMakeBuild(build_ext):
             (folder / "MUJOCO_VERSION").write_text(built_against + "\n")
 
 
-TOOLKIT_MODULE = "_toolkit"
+def module_names() -> list[str]:
+    """The env modules to build, plus the toolkit module unless RSG_ENVS selects envs without naming it."""
+    selected = [name for name in os.environ.get("RSG_ENVS", "").split(",") if name]
+    toolkit = [TOOLKIT_MODULE] if not selected or TOOLKIT_MODULE in selected else []
+    return [*env_names(), *toolkit]
+
 
 setup(
-    ext_modules=[Extension(f"raisimGymTorch.env.bin.{name}", sources=[]) for name in [*env_names(), TOOLKIT_MODULE]],
+    ext_modules=[Extension(f"raisimGymTorch.env.bin.{name}", sources=[]) for name in module_names()],
     cmdclass={"build_ext": CMakeBuild},
 )
