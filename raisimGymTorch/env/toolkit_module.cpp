@@ -158,8 +158,7 @@ py::dict leggedRollout(const std::string& xmlPath, const raisim::Terrain* terrai
     }
     contacts += d->ncon;
     if (scan != nullptr && terrain != nullptr) {
-      const double yaw = 2.0 * std::atan2(d->qpos[6], d->qpos[3]);  // heading of a mostly upright base
-      scan->measure(*terrain, d->qpos, yaw, heights.data());
+      scan->measure(*terrain, d->qpos, raisim::HeightScan::yaw(d->qpos + 3), heights.data());
       checksum += heights[0];
     }
     const double ground = terrain != nullptr ? terrain->heightAt(d->qpos[0], d->qpos[1]) : 0.0;
@@ -254,6 +253,8 @@ PYBIND11_MODULE(_toolkit, module) {
              return scan;
            }),
            py::arg("cfg") = py::none(), py::arg("source") = "<height_scan cfg>")
+      .def_static("yaw", [](std::array<double, 4> quaternion) { return raisim::HeightScan::yaw(quaternion.data()); },
+                  py::arg("quaternion"), "Heading (rad) of a (w, x, y, z) quaternion, as measure() expects it.")
       .def_property_readonly("size", &raisim::HeightScan::size)
       .def_property_readonly("shape", [](const raisim::HeightScan& s) { return py::make_tuple(s.nx(), s.ny()); })
       .def_property_readonly("points",

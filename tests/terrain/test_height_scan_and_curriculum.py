@@ -43,6 +43,18 @@ def test_scan_quarter_turn_maps_forward_points_to_world_y() -> None:
     assert scan.measure(terrain, base, 0.0)[0] == pytest.approx(2.0 - terrain.height_at(9.5, 1.0), abs=1e-6)
 
 
+def test_yaw_of_a_tilted_base_is_its_heading() -> None:
+    import mujoco
+
+    quaternion = np.zeros(4)
+    mujoco.mju_euler2Quat(quaternion, np.array([0.3, -0.2, 1.1]), "xyz")  # roll, pitch, then yaw 1.1
+    heading = np.zeros(9)
+    mujoco.mju_quat2Mat(heading, quaternion)
+    expected = math.atan2(heading[3], heading[0])  # the body x axis projected on the ground
+    assert _toolkit.HeightScan.yaw(quaternion) == pytest.approx(expected, abs=1e-9)
+    assert _toolkit.HeightScan.yaw([math.cos(1.2), 0.0, 0.0, math.sin(1.2)]) == pytest.approx(2.4)
+
+
 def test_scan_writes_into_the_given_array_and_clips() -> None:
     flat = _toolkit.Terrain({"levels": 1, "types": 1, "proportions": {"flat": 1}}, 0)
     scan = _toolkit.HeightScan()

@@ -65,6 +65,12 @@ class HeightScan {
   double localX(int i) const { return localX_[i]; }
   double localY(int i) const { return localY_[i]; }
 
+  // Heading of a base orientation given as MuJoCo's quaternion (w, x, y, z): the yaw measure() expects.
+  static double yaw(const double* quaternion) {
+    const double w = quaternion[0], x = quaternion[1], y = quaternion[2], z = quaternion[3];
+    return std::atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z));
+  }
+
   // Writes base_z - offset - terrain height at every point into `out` (size() values); allocates nothing.
   template <class Vector>
   void measure(const Terrain& terrain, const double* basePos, double yaw, Eigen::Ref<Vector> out) const {
