@@ -55,7 +55,7 @@ def terrain_block(cfg_path: Path | None) -> dict[str, Any]:
         raise ValueError(f"{cfg_path} has no environment.terrain block") from error
 
 
-def render(terrain_cfg: dict[str, Any], seed: int, out: Path, robot: bool = True,
+def render(terrain_cfg: dict[str, Any], seed: int, out: Path, robot: bool = True, closeup: bool = False,
            width: int = 1600, height: int = 1000) -> np.ndarray:
     """Renders the terrain from above at an angle and writes `out` (PNG).
 
@@ -64,6 +64,7 @@ def render(terrain_cfg: dict[str, Any], seed: int, out: Path, robot: bool = True
         seed: terrain seed.
         out: PNG path.
         robot: stand ANYmal on the stairs-up tile of the top level, for scale.
+        closeup: look at the robot from a few metres instead of at the whole grid.
         width, height: image size in pixels.
 
     Returns:
@@ -86,9 +87,9 @@ def render(terrain_cfg: dict[str, Any], seed: int, out: Path, robot: bool = True
     data = mujoco.MjData(model)
     size_x = terrain.levels * terrain.tile_size
     size_y = terrain.types * terrain.tile_size
+    stairs = [t for t in range(terrain.types) if terrain.tile_type(t) == "stairs_up"]
+    x, y, z = terrain.origin(terrain.levels - 1, stairs[0] if stairs else 0)
     if robot:
-        stairs = [t for t in range(terrain.types) if terrain.tile_type(t) == "stairs_up"]
-        x, y, z = terrain.origin(terrain.levels - 1, stairs[0] if stairs else 0)
         data.qpos[:3] = (x, y, z + 0.55)
         data.qpos[7:19] = ANYMAL_NOMINAL
     mujoco.mj_forward(model, data)
@@ -97,6 +98,11 @@ def render(terrain_cfg: dict[str, Any], seed: int, out: Path, robot: bool = True
     camera.distance = 0.9 * max(size_x, size_y)
     camera.azimuth = 200.0
     camera.elevation = -35.0
+    if closeup:
+        camera.lookat[:] = (x - 1.5, y, z - 0.6)
+        camera.distance = 6.0
+        camera.azimuth = 210.0
+        camera.elevation = -25.0
     with mujoco.Renderer(model, height=height, width=width) as renderer:
         renderer.update_scene(data, camera)
         image = renderer.render()
@@ -111,8 +117,9 @@ def main() -> None:
     parser.add_argument("--cfg", type=Path, default=None, help="cfg.yaml with an environment.terrain block")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-robot", action="store_true", help="terrain only")
+    parser.add_argument("--closeup", action="store_true", help="the robot on the stairs from a few metres")
     args = parser.parse_args()
-    render(terrain_block(args.cfg), args.seed, args.out, robot=not args.no_robot)
+    render(terrain_block(args.cfg), args.seed, args.out, robot=not args.no_robot, closeup=args.closeup)
     print(f"wrote {args.out}")
 
 
