@@ -16,6 +16,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../Config.hpp"
@@ -71,17 +72,19 @@ class HeightScan {
     return std::atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z));
   }
 
-  // Writes base_z - offset - terrain height at every point into `out` (size() values); allocates nothing.
-  template <class Vector>
-  void measure(const Terrain& terrain, const double* basePos, double yaw, Eigen::Ref<Vector> out) const {
-    if (out.size() != size())
-      throw std::invalid_argument("HeightScan::measure: out has " + std::to_string(out.size()) + " values, the scan " +
-                                  std::to_string(size()));
+  // Writes base_z - offset - terrain height at every point into `out` (size() values, e.g. a segment of
+  // the observation row); allocates nothing.
+  void measure(const Terrain& terrain, const double* basePos, double yaw, Eigen::Ref<Eigen::VectorXf> out) const {
+    checkSize(out.size());
+    measure(terrain, basePos, yaw, out.data());
+  }
+  void measure(const Terrain& terrain, const double* basePos, double yaw, Eigen::Ref<Eigen::VectorXd> out) const {
+    checkSize(out.size());
     measure(terrain, basePos, yaw, out.data());
   }
 
   // The same into a raw array of size() values.
-  template <class Scalar>
+  template <class Scalar, class = std::enable_if_t<std::is_floating_point_v<Scalar>>>
   void measure(const Terrain& terrain, const double* basePos, double yaw, Scalar* out) const {
     const double c = std::cos(yaw), s = std::sin(yaw);
     const int n = size();
@@ -95,6 +98,12 @@ class HeightScan {
   }
 
  private:
+  void checkSize(Eigen::Index given) const {
+    if (given != size())
+      throw std::invalid_argument("HeightScan::measure: out has " + std::to_string(given) + " values, the scan " +
+                                  std::to_string(size()));
+  }
+
   void build(double xLow, double xHigh, double yLow, double yHigh, double spacing) {
     nx_ = static_cast<int>(std::floor((xHigh - xLow) / spacing + 1e-6)) + 1;
     ny_ = static_cast<int>(std::floor((yHigh - yLow) / spacing + 1e-6)) + 1;
