@@ -72,8 +72,8 @@ def worker(args: argparse.Namespace) -> int:
     """One training run (one rank of it under torchrun); rank 0 writes its measurements to ``args.worker``."""
     import torch
 
-    from raisimGymTorch.helper import logger, trainer
-    from raisimGymTorch.helper.distributed import Distributed
+    from raisimGymTorch.runner import logger, trainer
+    from raisimGymTorch.runner.distributed import Distributed
 
     distributed = Distributed.from_environment()
     marks: list[tuple[float, float]] = []

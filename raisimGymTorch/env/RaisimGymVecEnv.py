@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from raisimGymTorch.helper.viewer import LiveViewer
+    from raisimGymTorch.viz.viewer import LiveViewer
 
 
 class RaisimGymVecEnv:
@@ -213,7 +213,7 @@ class RaisimGymVecEnv:
                 self._viewer.close()
             self._viewer, self._owns_viewer = viewer, False
         elif self._viewer is None:
-            from raisimGymTorch.helper.viewer import LiveViewer  # viser is imported only when asked for
+            from raisimGymTorch.viz.viewer import LiveViewer  # viser is imported only when asked for
 
             self._viewer = LiveViewer(self.wrapper.getModelFile(), host=self.viewer_host, port=self.viewer_port)
             self._owns_viewer = True

@@ -4,7 +4,7 @@ Per iteration: checkpoint, evaluate and film (every ``eval_every_n``), collect a
 bootstrapped as each step is stored), update (GAE, then PPO epochs), log.
 
 Under torchrun (``torchrun --nproc_per_node=K runner.py``) the same loop runs on every rank with its share of the
-envs; see `raisimGymTorch.helper.distributed` for what the ranks exchange. Rank 0 alone writes and evaluates.
+envs; see `raisimGymTorch.runner.distributed` for what the ranks exchange. Rank 0 alone writes and evaluates.
 """
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ from raisimGymTorch.algo.ppo import PPO, Actor, Critic
 from raisimGymTorch.env.make import ENVS_DIR, make_vec_env
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
 
-from . import video
-from .checkpoint import load_checkpoint, make_checkpoint, restore_checkpoint, save_checkpoint
+from raisimGymTorch.viz import video
+from raisimGymTorch.io.checkpoint import load_checkpoint, make_checkpoint, restore_checkpoint, save_checkpoint
 from .distributed import BACKEND_VARIABLE, TIMEOUT_VARIABLE, Distributed, DistributedError
 from .evaluation import NormalizedPolicy, evaluate_policy
-from .export import export_onnx, export_torchscript
+from raisimGymTorch.io.export import export_onnx, export_torchscript
 from .logger import RolloutStatistics, TrainingLogger
-from .run_directory import make_run_directory
+from raisimGymTorch.io.run_directory import make_run_directory
 from .training_config import TrainingConfig, load_training_config
 
 DEFAULT_EVAL_ENVS = 10

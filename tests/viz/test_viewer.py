@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from raisimGymTorch.env.make import RESOURCE_DIR
-from raisimGymTorch.helper.viewer import LiveViewer, stream_episode
+from raisimGymTorch.viz.viewer import LiveViewer, stream_episode
 
 ANYMAL_XML = RESOURCE_DIR / "anymal_c" / "anymal_c.xml"
 # rsg_anymal's nominal stance: base at 0.6 m, legs LF RF LH RH x (HAA, HFE, KFE).

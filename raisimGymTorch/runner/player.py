@@ -8,8 +8,8 @@ from pathlib import Path
 
 from raisimGymTorch.env.make import make_vec_env
 
-from . import mujoco_window, video
-from .checkpoint import check_dimensions, load_checkpoint
+from raisimGymTorch.viz import mujoco_window, video
+from raisimGymTorch.io.checkpoint import check_dimensions, load_checkpoint
 from .evaluation import EvaluationResult, NormalizedPolicy, evaluate_policy
 from .training_config import parse_training_config
 

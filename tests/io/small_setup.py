@@ -1,4 +1,4 @@
-"""Shared by the helper tests: the `small_env` fixture (import it), rsg_anymal envs with short episodes."""
+"""Shared by the io tests: the `small_env` fixture (import it), rsg_anymal envs with short episodes."""
 import pytest
 
 

@@ -1,7 +1,7 @@
 """cfg.yaml for training: sections merged into PPOConfig, unknown keys rejected with the key and the file named."""
 import pytest
 
-from raisimGymTorch.helper.training_config import load_training_config, parse_training_config
+from raisimGymTorch.runner.training_config import load_training_config, parse_training_config
 
 BASE = """
 seed: 3

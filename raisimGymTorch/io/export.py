@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from raisimGymTorch.helper.atomic_file import write_atomically
+from raisimGymTorch.io.atomic_file import write_atomically
 
 # torch's default ONNX exporter (torch.export-based since torch 2.9) needs both; the TorchScript-based one it
 # replaced is deprecated, so it is not used as a fallback.
