@@ -33,7 +33,8 @@ from ruamel.yaml import YAML
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.runner import trainer
 from raisimGymTorch.io.checkpoint import load_checkpoint
-from raisimGymTorch.runner.evaluation import NormalizedPolicy, evaluate_policy
+from raisimGymTorch.io.export import NormalizedPolicy
+from raisimGymTorch.runner.evaluation import evaluate_policy
 from raisimGymTorch.runner.training_config import parse_training_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -42,7 +42,7 @@ from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.runner import trainer
 from raisimGymTorch.viz import video
 from raisimGymTorch.io.checkpoint import load_checkpoint
-from raisimGymTorch.runner.evaluation import NormalizedPolicy
+from raisimGymTorch.io.export import NormalizedPolicy
 from raisimGymTorch.runner.training_config import parse_training_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -283,7 +283,7 @@ def test_a_signal_to_one_rank_stops_both_after_the_same_iteration(tmp_path):
 
 
 def test_ctrl_c_forwarded_by_torchrun_counts_once(monkeypatch):
-    from raisimGymTorch.runner.trainer import StopRequest
+    from raisimGymTorch.runner.stop_request import StopRequest
 
     monkeypatch.setattr(StopRequest, "SAME_REQUEST_SECONDS", 0.2)
     lines = []

@@ -9,8 +9,7 @@ import torch
 
 from raisimGymTorch.algo.ppo import Actor
 from raisimGymTorch.io import atomic_file
-from raisimGymTorch.runner.evaluation import NormalizedPolicy
-from raisimGymTorch.io.export import export_onnx, export_torchscript, onnx_unavailable_reason
+from raisimGymTorch.io.export import NormalizedPolicy, export_onnx, export_torchscript, onnx_unavailable_reason
 
 from small_setup import small_env  # noqa: F401  (fixture)
 
