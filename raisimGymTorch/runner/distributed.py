@@ -360,19 +360,17 @@ class Distributed:
         env.set_statistics(merged_mean, merged_var, merged_count)
         return env.get_statistics()
 
-    def end_iteration(self, rollout: RolloutSums, stop_requested: bool) -> tuple[RolloutSums, bool]:
-        """Sums the ranks' rollouts and decides together whether to stop.
-
-        A signal reaches the ranks at slightly different times; stopping only when all agree on the same
-        iteration keeps their collectives in step.
-
-        Returns:
-            The rollout sums of all ranks (for rank 0's log), and whether any rank was asked to stop.
-        """
+    def merge_rollouts(self, rollout: RolloutSums) -> RolloutSums:
+        """The rollout sums of all ranks, for rank 0's log."""
         everyone: list[Any] = [None] * self.world_size
         with self._collective("gathering the rollout statistics"):
-            dist.all_gather_object(everyone, (rollout, bool(stop_requested)), group=self._object_group)
-        return RolloutSums.merged([sums for sums, _ in everyone]), any(stop for _, stop in everyone)
+            dist.all_gather_object(everyone, rollout, group=self._object_group)
+        return RolloutSums.merged(everyone)
+
+    def agree_to_stop(self, requested: bool) -> bool:
+        """Whether any rank was asked to stop. A signal reaches the ranks at slightly different times; stopping
+        only when all agree, at the same iteration, keeps their collectives in step."""
+        return bool(self._all_reduce(torch.tensor([float(requested)]), "agreeing whether to stop").item() > 0.0)
 
     def wait_for_rank0(self, what: str) -> None:
         """Blocks every rank until all arrive; rank 0 arrives after `what`. Waits WAIT_FOR_RANK0_FACTOR timeouts."""
@@ -443,8 +441,11 @@ class SingleProcess:
     def merge_statistics(self, env: RaisimGymVecEnv, base: Statistics) -> Statistics:
         return env.get_statistics()
 
-    def end_iteration(self, rollout: RolloutSums, stop_requested: bool) -> tuple[RolloutSums, bool]:
-        return rollout, bool(stop_requested)
+    def merge_rollouts(self, rollout: RolloutSums) -> RolloutSums:
+        return rollout
+
+    def agree_to_stop(self, requested: bool) -> bool:
+        return bool(requested)
 
     def wait_for_rank0(self, what: str) -> None:
         """Rank 0 is this process: nothing to wait for."""

@@ -184,12 +184,13 @@ class OnPolicyRunner:
                     self._last_checkpoint = self._checkpoint_and_evaluate()
                 rollout_seconds = self._collect()
                 update_seconds, ppo_stats = self._update()
-                sums, stopped = self.group.end_iteration(self._rollout.sums, stop.requested)
+                sums = self.group.merge_rollouts(self._rollout.sums)
                 if self.logger is not None:
                     done = self.iteration + 1 - first
                     eta = None if end is None else (time.perf_counter() - started) / done * (end - first - done)
                     self.logger.log_iteration(self.iteration, sums, ppo_stats, rollout_seconds, update_seconds, eta)
                 self.iteration += 1
+                stopped = self.group.agree_to_stop(stop.requested)
                 if stopped:
                     break
             self._last_checkpoint = self._checkpoint_and_evaluate(evaluate=not stopped)

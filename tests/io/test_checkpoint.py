@@ -22,7 +22,6 @@ from raisimGymTorch.io.checkpoint import (
 )
 
 from conftest import small_cfg_text
-from small_setup import small_env  # noqa: F401  (fixture)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

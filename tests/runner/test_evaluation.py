@@ -5,7 +5,6 @@ from torch import nn
 
 from raisimGymTorch.runner.evaluation import evaluate_policy
 
-from small_setup import small_env  # noqa: F401  (fixture)
 
 
 class Constant(nn.Module):
