@@ -226,3 +226,19 @@ def test_env_folder_scripts_run_nothing_at_import():
     help_text = subprocess.run([sys.executable, str(ANYMAL_DIR / "runner.py"), "--help"], capture_output=True,
                                text=True, timeout=120)
     assert help_text.returncode == 0 and "--iterations" in help_text.stdout and "retrain" in help_text.stdout
+
+
+def test_console_shows_episode_return_length_and_eta_and_the_onnx_notice_once(tmp_path, monkeypatch, recwarn):
+    from raisimGymTorch.runner import on_policy_runner
+
+    monkeypatch.setattr(on_policy_runner, "onnx_unavailable_reason", lambda: "ONNX export needs the onnx package")
+    lines = []
+    run(write_cfg(tmp_path, {"eval_every_n": 1}), tmp_path, lines, iterations=3)
+    progress = [line for line in lines if line.startswith("iteration")]
+    assert len(progress) == 3 and all("| ETA 0:" in line for line in progress), progress
+    # 0.2 s episodes of 0.01 s steps: every iteration of this cfg ends episodes.
+    assert all("episode return" in line and "length" in line for line in progress), progress
+    assert [line for line in lines if "onnx" in line.lower()] == [
+        "[export] ONNX export needs the onnx package; exporting TorchScript only"]
+    assert not [w for w in recwarn if "onnx" in str(w.message).lower()]
+    assert not list((tmp_path / "data").rglob("*.onnx"))
