@@ -31,10 +31,11 @@ import torch
 from ruamel.yaml import YAML
 
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
-from raisimGymTorch.runner import trainer
 from raisimGymTorch.io.checkpoint import load_checkpoint
 from raisimGymTorch.io.export import NormalizedPolicy
+from raisimGymTorch.runner import trainer
 from raisimGymTorch.runner.evaluation import evaluate_policy
+from raisimGymTorch.runner.on_policy_runner import EVAL_SEED_OFFSET
 from raisimGymTorch.runner.training_config import parse_training_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -94,7 +95,7 @@ def evaluate(checkpoint_path: Path, episodes: int) -> tuple[float, float, float,
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
     env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=episodes, num_threads=2,
-                       seed=config.seed + trainer.EVAL_SEED_OFFSET, normalize_ob=False)
+                       seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
     try:
         result = evaluate_policy(NormalizedPolicy.from_checkpoint(checkpoint), env)
     finally:

@@ -39,11 +39,11 @@ import torch
 from ruamel.yaml import YAML
 
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
-from raisimGymTorch.runner import trainer
-from raisimGymTorch.viz import video
 from raisimGymTorch.io.checkpoint import load_checkpoint
 from raisimGymTorch.io.export import NormalizedPolicy
+from raisimGymTorch.runner import trainer
 from raisimGymTorch.runner.training_config import parse_training_config
+from raisimGymTorch.viz import video
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_NAME = "rsg_anymal"

@@ -10,8 +10,8 @@ from conftest import assert_identical, small_cfg_text
 
 from raisimGymTorch.algo.ppo import PPO
 from raisimGymTorch.env.make import ENVS_DIR
-from raisimGymTorch.runner import player, trainer
 from raisimGymTorch.io.checkpoint import load_checkpoint, save_checkpoint
+from raisimGymTorch.runner import player, trainer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANYMAL_DIR = ENVS_DIR / "rsg_anymal"
