@@ -58,8 +58,8 @@ def train(
         print_function: Where console lines go (rank 0's; the other ranks print nothing).
         render: Show every evaluation episode live in the browser; None follows the cfg's ``environment.render``.
         viewer_address: (host, port) the live viewer binds.
-        distributed: This rank's process group (default: a `SingleProcess`) when training on several processes (`main` joins it under
-            torchrun). The cfg's ``num_envs`` is then the total, split over the ranks (see `split_envs`);
+        distributed: This rank's process group (default: a `SingleProcess`); under torchrun `main` joins a
+            `Distributed` one. The cfg's ``num_envs`` is then the total, split over the ranks (see `split_envs`);
             a ``num_threads`` of ``auto`` (or none) becomes this rank's share of the machine's cores, and so do
             torch's threads; only rank 0 writes the run directory and evaluates.
 
@@ -83,8 +83,6 @@ def train(
         if not weight:
             raise ValueError("retrain mode needs a checkpoint: -w path/to/full_<N>.pt")
         resume = (Path(weight), load_on_main(weight, group))  # before anything is built: a bad file fails fast
-        if resume[1]["env_name"] != env_name:
-            raise ValueError(f"{weight} was trained on env '{resume[1]['env_name']}', not '{env_name}'")
     config = load_training_config(cfg_path)
     options = RunnerOptions(num_envs, seed, run_root, steps_per_iteration, eval_envs, rollout_threads, update_threads,
                             print_function, render, viewer_address)
