@@ -72,18 +72,18 @@ def worker(args: argparse.Namespace) -> int:
     """One training run (one rank of it under torchrun); rank 0 writes its measurements to ``args.worker``."""
     import torch
 
-    from raisimGymTorch.helper import logger, trainer
-    from raisimGymTorch.helper.distributed import Distributed
+    from raisimGymTorch.runner import rollout_statistics, trainer
+    from raisimGymTorch.runner.distributed import Distributed
 
     distributed = Distributed.from_environment()
     marks: list[tuple[float, float]] = []
-    clear = logger.RolloutStatistics.clear
+    clear = rollout_statistics.RolloutStatistics.clear
 
-    def marked_clear(self: logger.RolloutStatistics) -> None:  # called as every iteration starts
+    def marked_clear(self: rollout_statistics.RolloutStatistics) -> None:  # called as every iteration starts
         marks.append((time.perf_counter(), time.process_time()))
         clear(self)
 
-    logger.RolloutStatistics.clear = marked_clear  # type: ignore[method-assign]
+    rollout_statistics.RolloutStatistics.clear = marked_clear  # type: ignore[method-assign]
     lines: list[str] = []
     with tempfile.TemporaryDirectory() as root:
         result = trainer.train(ENV, args.cfg, iterations=args.iterations, run_root=root, eval_envs=10,
@@ -94,16 +94,15 @@ def worker(args: argparse.Namespace) -> int:
     measured = {"wall": marks[-1][0] - marks[1][0], "cpu": marks[-1][1] - marks[1][1], "iterations": len(marks) - 2}
     rewards = [float(line.split("average reward")[1].split("|")[0]) for line in lines if line.startswith("iteration")]
     gathered: list[Any] = [measured]
-    if distributed is not None:
+    if distributed.world_size > 1:
         gathered = [None] * distributed.world_size
         torch.distributed.all_gather_object(gathered, measured)
-    if distributed is None or distributed.is_main:
+    if distributed.is_main:
         args.worker.write_text(json.dumps({
             "wall": max(m["wall"] for m in gathered), "cpu": sum(m["cpu"] for m in gathered),
             "iterations": measured["iterations"], "rewards": rewards, "final_evaluation": evaluation[-1],
             "last_checkpoint": str(result.last_checkpoint)}))
-    if distributed is not None:
-        distributed.close()
+    distributed.close()
     return 0
 
 

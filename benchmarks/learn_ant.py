@@ -1,6 +1,6 @@
 """Learning benchmark of rsg_ant (Gymnasium's Ant-v5 in C++): return after a fixed sample budget, beside published PPO.
 
-Trains from scratch with the shared trainer (`raisimGymTorch.helper.trainer.train`, the code behind runner.py) and
+Trains from scratch with the shared trainer (`raisimGymTorch.runner.trainer.train`, the code behind runner.py) and
 rsg_ant's own cfg.yaml until `--samples` environment steps are collected, checkpointing along the way. After
 training, each checkpoint's deterministic policy (actor mean) plays ``--episodes`` full episodes (up to 1000
 steps) and the mean undiscounted return is reported beside published PPO results for Ant.
@@ -31,10 +31,12 @@ import torch
 from ruamel.yaml import YAML
 
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
-from raisimGymTorch.helper import trainer
-from raisimGymTorch.helper.checkpoint import load_checkpoint
-from raisimGymTorch.helper.evaluation import NormalizedPolicy, evaluate_policy
-from raisimGymTorch.helper.training_config import parse_training_config
+from raisimGymTorch.io.checkpoint import load_checkpoint
+from raisimGymTorch.io.export import NormalizedPolicy
+from raisimGymTorch.runner import trainer
+from raisimGymTorch.runner.evaluation import evaluate_policy
+from raisimGymTorch.runner.on_policy_runner import EVAL_SEED_OFFSET
+from raisimGymTorch.runner.training_config import parse_training_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
@@ -93,7 +95,7 @@ def evaluate(checkpoint_path: Path, episodes: int) -> tuple[float, float, float,
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
     env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=episodes, num_threads=2,
-                       seed=config.seed + trainer.EVAL_SEED_OFFSET, normalize_ob=False)
+                       seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
     try:
         result = evaluate_policy(NormalizedPolicy.from_checkpoint(checkpoint), env)
     finally:

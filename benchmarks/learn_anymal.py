@@ -1,6 +1,6 @@
 """Learning benchmark of rsg_anymal: does the shipped cfg.yaml teach ANYmal to walk within 30 minutes on 2 cores?
 
-Trains from scratch with the shared trainer (`raisimGymTorch.helper.trainer.train`, the code behind runner.py) for
+Trains from scratch with the shared trainer (`raisimGymTorch.runner.trainer.train`, the code behind runner.py) for
 a wall-clock budget, with a checkpoint every ``--eval-every`` iterations. After training, every checkpoint's
 deterministic policy is evaluated on ``--episodes`` episodes (one per env, the same start states for every
 checkpoint), so evaluation costs no training time. Per checkpoint it reports:
@@ -39,10 +39,11 @@ import torch
 from ruamel.yaml import YAML
 
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
-from raisimGymTorch.helper import trainer, video
-from raisimGymTorch.helper.checkpoint import load_checkpoint
-from raisimGymTorch.helper.evaluation import NormalizedPolicy
-from raisimGymTorch.helper.training_config import parse_training_config
+from raisimGymTorch.io.checkpoint import load_checkpoint
+from raisimGymTorch.io.export import NormalizedPolicy
+from raisimGymTorch.runner import trainer
+from raisimGymTorch.runner.training_config import parse_training_config
+from raisimGymTorch.viz import video
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_NAME = "rsg_anymal"

@@ -428,8 +428,8 @@ def bench_scaling(args: argparse.Namespace, command: str) -> None:
 
 def train_child(iterations: int, num_envs: int | None, quick: bool) -> dict[str, Any]:
     from raisimGymTorch.env.make import ENVS_DIR
-    from raisimGymTorch.helper import trainer
-    from raisimGymTorch.helper.logger import TrainingLogger
+    from raisimGymTorch.runner import trainer
+    from raisimGymTorch.runner.logger import TrainingLogger
 
     records: list[tuple[int, float, float]] = []
     original = TrainingLogger.log_iteration
@@ -477,7 +477,7 @@ def bench_train(args: argparse.Namespace, command: str) -> None:
     rollout_share = [sum(a for _, a, _ in r) / sum(a + b for _, a, b in r) for r in timed]
     body = [
         "The default rsg_anymal cfg (100 envs, 400 steps per iteration = 40,000 samples) trained by "
-        "raisimGymTorch.helper.trainer.train (the code behind runner.py) with the trainer's default threads; the "
+        "raisimGymTorch.runner.trainer.train (the code behind runner.py) with the trainer's default threads; the "
         "rollout and update seconds are the ones the trainer logs per iteration. One sample = one control step of "
         "one env (4 MuJoCo steps). The summary leaves out each run's first iteration. Fresh process per run.",
         "",

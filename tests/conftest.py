@@ -149,3 +149,11 @@ def build_envs(repo: Path, envs: str, **environment: str) -> subprocess.Complete
 def build_log(build: subprocess.CompletedProcess) -> str:
     """The tails of a build's output, for the message of a failed assertion."""
     return f"build failed:\n{build.stdout[-3000:]}\n{build.stderr[-5000:]}"
+
+
+@pytest.fixture
+def small_env(make_anymal):
+    """small_env(normalize_ob=True, num_envs=4, seed=0) -> an rsg_anymal VecEnv with 0.5 s episodes; closed afterwards."""
+    def make(normalize_ob=True, num_envs=4, seed=0):
+        return make_anymal(num_envs, seed=seed, normalize_ob=normalize_ob, max_time=0.5)
+    return make

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-from raisimGymTorch.helper.checkpoint import load_checkpoint
-from raisimGymTorch.helper.distributed import (DistributedError, LaunchInfo, merge_statistics, split_envs,
+from raisimGymTorch.io.checkpoint import load_checkpoint
+from raisimGymTorch.runner.distributed import (DistributedError, LaunchInfo, merge_statistics, split_envs,
                                                threads_per_rank)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -283,7 +283,7 @@ def test_a_signal_to_one_rank_stops_both_after_the_same_iteration(tmp_path):
 
 
 def test_ctrl_c_forwarded_by_torchrun_counts_once(monkeypatch):
-    from raisimGymTorch.helper.trainer import StopRequest
+    from raisimGymTorch.runner.stop_request import StopRequest
 
     monkeypatch.setattr(StopRequest, "SAME_REQUEST_SECONDS", 0.2)
     lines = []
@@ -344,7 +344,7 @@ def _digest(*tensors):
 def _worker(mode, directory, *rest):
     """``checks <dir>``: every check of `two_ranks`, records in <dir>/rank<r>.pkl; ``runner <cfg> <root> [args]``:
     trainer.main with the run directories under <root>."""
-    from raisimGymTorch.helper import trainer
+    from raisimGymTorch.runner import trainer
 
     directory = Path(directory)
     if mode == "runner":
@@ -359,7 +359,7 @@ def _worker(mode, directory, *rest):
 
     from raisimGymTorch.algo.ppo import PPO
     from raisimGymTorch.env.make import load_cfg, make_vec_env
-    from raisimGymTorch.helper.distributed import Distributed
+    from raisimGymTorch.runner.distributed import Distributed
 
     distributed = Distributed.from_environment(timeout=60)
     rank = distributed.rank

@@ -71,7 +71,7 @@ EXERCISE = r"""
 import copy, json, sys
 import numpy as np
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
-from raisimGymTorch.helper import trainer
+from raisimGymTorch.runner import trainer
 from ruamel.yaml import YAML
 
 out = {}

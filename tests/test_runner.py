@@ -10,8 +10,8 @@ from conftest import assert_identical, small_cfg_text
 
 from raisimGymTorch.algo.ppo import PPO
 from raisimGymTorch.env.make import ENVS_DIR
-from raisimGymTorch.helper import player, trainer
-from raisimGymTorch.helper.checkpoint import load_checkpoint, save_checkpoint
+from raisimGymTorch.io.checkpoint import load_checkpoint, save_checkpoint
+from raisimGymTorch.runner import player, trainer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANYMAL_DIR = ENVS_DIR / "rsg_anymal"
@@ -85,6 +85,15 @@ def test_run_directory_holds_cfg_code_logs_checkpoints_and_exports(tmp_path):
                 "Evaluation/fall_rate"]:
         assert tag in tags, tag
     assert [event.step for event in events.Scalars("PPO/learning_rate")] == [0, 1, 2]
+
+
+def test_seeded_runs_write_bit_identical_checkpoints(tmp_path):
+    # The trainer's refactors must not change what it computes: the same seed gives the same checkpoint, bit for bit.
+    cfg = write_cfg(tmp_path)
+    first = load_checkpoint(run(cfg, tmp_path / "a", iterations=3).last_checkpoint)
+    second = load_checkpoint(run(cfg, tmp_path / "b", iterations=3).last_checkpoint)
+    assert first["iteration"] == 3
+    assert_identical(first, second, "checkpoint")
 
 
 def test_retrain_resumes_exactly(tmp_path):
@@ -217,3 +226,19 @@ def test_env_folder_scripts_run_nothing_at_import():
     help_text = subprocess.run([sys.executable, str(ANYMAL_DIR / "runner.py"), "--help"], capture_output=True,
                                text=True, timeout=120)
     assert help_text.returncode == 0 and "--iterations" in help_text.stdout and "retrain" in help_text.stdout
+
+
+def test_console_shows_episode_return_length_and_eta_and_the_onnx_notice_once(tmp_path, monkeypatch, recwarn):
+    from raisimGymTorch.runner import on_policy_runner
+
+    monkeypatch.setattr(on_policy_runner, "onnx_unavailable_reason", lambda: "ONNX export needs the onnx package")
+    lines = []
+    run(write_cfg(tmp_path, {"eval_every_n": 1}), tmp_path, lines, iterations=3)
+    progress = [line for line in lines if line.startswith("iteration")]
+    assert len(progress) == 3 and all("| ETA 0:" in line for line in progress), progress
+    # 0.2 s episodes of 0.01 s steps: every iteration of this cfg ends episodes.
+    assert all("episode return" in line and "length" in line for line in progress), progress
+    assert [line for line in lines if "onnx" in line.lower()] == [
+        "[export] ONNX export needs the onnx package; exporting TorchScript only"]
+    assert not [w for w in recwarn if "onnx" in str(w.message).lower()]
+    assert not list((tmp_path / "data").rglob("*.onnx"))

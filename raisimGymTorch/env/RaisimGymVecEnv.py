@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from raisimGymTorch.helper.viewer import LiveViewer
 
 
 class RaisimGymVecEnv:
@@ -23,10 +20,6 @@ class RaisimGymVecEnv:
         seed: Environment i is seeded with ``seed + i``.
         clip_obs: Normalized observations are clipped to ``[-clip_obs, clip_obs]``.
     """
-
-    # Where turn_on_visualization() serves the live viewer's page; set (e.g. from --host/--port) before turning it on.
-    viewer_host: str = "127.0.0.1"
-    viewer_port: int = 8080
 
     def __init__(self, impl: Any, normalize_ob: bool = True, seed: int = 0, clip_obs: float = 10.0) -> None:
         if not all(callable(getattr(impl, name, None)) for name in ("setNormalization", "getNumOfEnvs", "step")):
@@ -45,9 +38,6 @@ class RaisimGymVecEnv:
         self._reward_names: list[str] = list(impl.getRewardNames())
         self._reward_terms = np.zeros((n, len(self._reward_names)), dtype=np.float32)
         self._diverged_resets = 0
-        self._viewer: LiveViewer | None = None
-        self._owns_viewer = False
-        self._visualizing = False
         self.seed(seed)
         # The module's constructor already started episodes from seed 0; start them again from `seed`.
         self.reset()
@@ -73,8 +63,6 @@ class RaisimGymVecEnv:
     def reset(self) -> None:
         """Starts a new episode in every environment."""
         self.wrapper.reset()
-        if self._visualizing:
-            self._viewer.update(self.wrapper.getState(0)[0])
 
     def observe(self, update_statistics: bool = True) -> np.ndarray:
         """Observations of all environments, normalized if enabled.
@@ -101,8 +89,6 @@ class RaisimGymVecEnv:
             TypeError, ValueError: the action has the wrong dtype, shape or layout, or is not finite.
         """
         self.wrapper.step(action, self._reward, self._done, self._truncated)
-        if self._visualizing:
-            self._viewer.update(self.wrapper.getState(0)[0])
         diverged = self.wrapper.getDivergedResets()
         if diverged > self._diverged_resets:
             warnings.warn(
@@ -193,50 +179,5 @@ class RaisimGymVecEnv:
     def curriculum_callback(self) -> None:
         self.wrapper.curriculumUpdate()
 
-    def turn_on_visualization(self, viewer: LiveViewer | None = None) -> LiveViewer:
-        """Shows env 0 live in the browser: from now on reset() and step() push its state to the viewer.
-
-        The first call starts a `LiveViewer` on ``viewer_host:viewer_port`` (127.0.0.1:8080 unless changed),
-        which stays up until close(), so the page stays connected between evaluations.
-
-        Args:
-            viewer: Show on this viewer instead (the env will not close it; one the env started is closed).
-
-        Returns:
-            The viewer in use.
-
-        Raises:
-            OSError: The port is taken.
-        """
-        if viewer is not None and viewer is not self._viewer:
-            if self._owns_viewer:
-                self._viewer.close()
-            self._viewer, self._owns_viewer = viewer, False
-        elif self._viewer is None:
-            from raisimGymTorch.helper.viewer import LiveViewer  # viser is imported only when asked for
-
-            self._viewer = LiveViewer(self.wrapper.getModelFile(), host=self.viewer_host, port=self.viewer_port)
-            self._owns_viewer = True
-        self._visualizing = True
-        self._viewer.update(self.wrapper.getState(0)[0])
-        return self._viewer
-
-    def turn_off_visualization(self) -> None:
-        """Stops pushing states to the viewer (the page stays up, frozen); training pays one bool check."""
-        self._visualizing = False
-
-    @property
-    def visualizing(self) -> bool:
-        return self._visualizing
-
-    @property
-    def viewer(self) -> LiveViewer | None:
-        """The live viewer, once turn_on_visualization() has been called."""
-        return self._viewer
-
     def close(self) -> None:
-        self._visualizing = False
-        if self._owns_viewer:
-            self._viewer.close()
-            self._viewer, self._owns_viewer = None, False
         self.wrapper.close()

@@ -2,7 +2,7 @@
 
 Run in a child process by test_bad_input_table.py (``TABLE.run``), one row after the other, so that a
 crash names its row. Rows that tests/env/test_bad_input.py, tests/env/test_config.py,
-tests/helper/test_checkpoint.py and the adapter tests already cover are not repeated here.
+tests/io/test_checkpoint.py and the adapter tests already cover are not repeated here.
 """
 from __future__ import annotations
 
@@ -467,7 +467,7 @@ sb3_case("sb3: NaN actions", ValueError, "action contains NaN at row 0, column 0
 
 def load_both(name, data):
     """Both cfg readers (make.load_cfg and the trainer's load_training_config) must refuse the file."""
-    from raisimGymTorch.helper.training_config import load_training_config
+    from raisimGymTorch.runner.training_config import load_training_config
 
     path = write(name, data)
     errors = []
@@ -500,7 +500,7 @@ case("cfg file: unclosed bracket", ValueError, "is not valid YAML")(
 
 
 def training_cfg(name, **changes):
-    from raisimGymTorch.helper.training_config import load_training_config
+    from raisimGymTorch.runner.training_config import load_training_config
 
     text = small_cfg_text()
     cfg = load_cfg(write(f"{name}_base.yaml", text))
@@ -540,7 +540,7 @@ case("training cfg: no environment section", ValueError, "needs an 'environment:
 def checkpoint_bytes() -> bytes:
     """A genuine full_0.pt of a small rsg_anymal run."""
     from raisimGymTorch.algo.ppo import PPO, Actor, Critic, PPOConfig
-    from raisimGymTorch.helper.checkpoint import make_checkpoint, save_checkpoint
+    from raisimGymTorch.io.checkpoint import make_checkpoint, save_checkpoint
 
     with anymal() as env:
         config = PPOConfig(policy_net=[16], value_net=[16])
@@ -550,7 +550,7 @@ def checkpoint_bytes() -> bytes:
 
 
 def load_checkpoint_bytes(name, data):
-    from raisimGymTorch.helper.checkpoint import load_checkpoint
+    from raisimGymTorch.io.checkpoint import load_checkpoint
 
     return load_checkpoint(write(name, data))
 
@@ -568,7 +568,7 @@ def edited_checkpoint(name, **changes):
 def restore_edited(name, **changes):
     """Loads an edited checkpoint and restores it into a PPO and env as the trainer does."""
     from raisimGymTorch.algo.ppo import PPO, Actor, Critic, PPOConfig
-    from raisimGymTorch.helper.checkpoint import load_checkpoint, restore_checkpoint
+    from raisimGymTorch.io.checkpoint import load_checkpoint, restore_checkpoint
 
     path = edited_checkpoint(name, **changes)
     checkpoint = load_checkpoint(path)
@@ -579,14 +579,14 @@ def restore_edited(name, **changes):
 
 
 def checkpoint_is_a_directory():
-    from raisimGymTorch.helper.checkpoint import load_checkpoint
+    from raisimGymTorch.io.checkpoint import load_checkpoint
 
     (SCRATCH / "ckpt_dir" / "full_1.pt").mkdir(parents=True)
     load_checkpoint(SCRATCH / "ckpt_dir" / "full_1.pt")
 
 
 def load_edited(name, **changes):
-    from raisimGymTorch.helper.checkpoint import load_checkpoint
+    from raisimGymTorch.io.checkpoint import load_checkpoint
 
     load_checkpoint(edited_checkpoint(name, **changes))
 
@@ -622,7 +622,7 @@ def plain_tensor_file():
     import torch
 
     torch.save(torch.zeros(3), SCRATCH / "tensor.pt")
-    from raisimGymTorch.helper.checkpoint import load_checkpoint
+    from raisimGymTorch.io.checkpoint import load_checkpoint
 
     load_checkpoint(SCRATCH / "tensor.pt")
 

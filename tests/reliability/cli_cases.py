@@ -97,7 +97,7 @@ def make_files(scratch: Path) -> None:
 
     from raisimGymTorch.algo.ppo import PPO, Actor, Critic, PPOConfig
     from raisimGymTorch.env.make import make_vec_env
-    from raisimGymTorch.helper.checkpoint import make_checkpoint, save_checkpoint
+    from raisimGymTorch.io.checkpoint import make_checkpoint, save_checkpoint
 
     env = make_vec_env("rsg_anymal", anymal_cfg(), num_envs=2, num_threads=1)
     ppo = PPO(Actor(env.num_obs, env.num_acts, [32, 32]), Critic(env.num_obs, [32, 32]), 2, 4,
@@ -144,7 +144,7 @@ def run(case: CliCase, scratch: Path) -> dict:
 
 if __name__ == "__main__":
     scratch = Path(sys.argv[1])
-    from raisimGymTorch.helper import run_directory
+    from raisimGymTorch.io import run_directory
 
     run_directory.DATA_DIR = scratch / "runs"
     make_files(scratch)

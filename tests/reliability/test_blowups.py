@@ -14,8 +14,8 @@ import pytest
 import torch
 from conftest import small_cfg_text
 
-from raisimGymTorch.helper import trainer
-from raisimGymTorch.helper.checkpoint import load_checkpoint
+from raisimGymTorch.io.checkpoint import load_checkpoint
+from raisimGymTorch.runner import trainer
 
 ITERATIONS = 3
 

@@ -27,7 +27,7 @@ import pytest
 from conftest import small_cfg_text
 from reliability_helpers import RELIABILITY_DIR, child_environment
 
-from raisimGymTorch.helper.checkpoint import load_checkpoint
+from raisimGymTorch.io.checkpoint import load_checkpoint
 
 PLAN = ["kill", "kill", "kill during write", "kill", "kill"]
 SIGNALS = ["SIGTERM", "SIGINT"]

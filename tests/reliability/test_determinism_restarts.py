@@ -15,8 +15,8 @@ from conftest import assert_identical, small_cfg_text
 from reliability_helpers import RELIABILITY_DIR, child_environment
 from rollout_hash import rollout_hash
 
-from raisimGymTorch.helper import trainer
-from raisimGymTorch.helper.checkpoint import load_checkpoint
+from raisimGymTorch.io.checkpoint import load_checkpoint
+from raisimGymTorch.runner import trainer
 
 
 def hashes_from_fresh_processes(runs):

@@ -6,7 +6,7 @@
 - A cfg (also the copy inside a checkpoint) cannot point the env at files outside a named package, nor make any
   package's code run.
 - The trainer only prints a TensorBoard command, for this machine; it launches none.
-- The live viewer binds 127.0.0.1 unless asked: tests/helper/test_viewer.py::
+- The live viewer binds 127.0.0.1 unless asked: tests/viz/test_viewer.py::
   test_binds_loopback_only_and_releases_the_port_on_close.
 """
 import ast
@@ -21,9 +21,9 @@ from reliability_helpers import ANYMAL_DIR, REPO_ROOT, describe_exit, run_python
 from ruamel.yaml import YAML
 
 from raisimGymTorch.env.make import RESOURCE_DIR, make_vec_env, resource_dir
-from raisimGymTorch.helper.checkpoint import load_checkpoint
-from raisimGymTorch.helper.logger import TrainingLogger
-from raisimGymTorch.helper.training_config import parse_training_config
+from raisimGymTorch.io.checkpoint import load_checkpoint
+from raisimGymTorch.runner.logger import TrainingLogger
+from raisimGymTorch.runner.training_config import parse_training_config
 
 PACKAGE = REPO_ROOT / "raisimGymTorch"
 
@@ -96,7 +96,7 @@ BANNED_CALLS = {
 }
 # A vetted exception: ranks of one torchrun job exchange small objects (strings, tuples, checkpoints already
 # loaded with weights_only=True) through torch.distributed, which pickles them.
-ALLOWED = {("raisimGymTorch/helper/distributed.py", "dist.broadcast_object_list")}
+ALLOWED = {("raisimGymTorch/runner/distributed.py", "dist.broadcast_object_list")}
 
 
 def dotted(node: ast.AST) -> str:
@@ -248,8 +248,7 @@ def test_trainer_prints_a_loopback_tensorboard_command_and_starts_none(tmp_path,
 
 
 def test_runner_and_tester_serve_the_live_viewer_on_loopback_unless_asked():
-    from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
-    from raisimGymTorch.helper import player, trainer
+    from raisimGymTorch.runner import player, trainer
 
-    assert trainer.parse_args([]).host == player.parse_args([]).host == RaisimGymVecEnv.viewer_host == "127.0.0.1"
+    assert trainer.parse_args([]).host == player.parse_args([]).host == "127.0.0.1"
     assert trainer.parse_args(["--host", "0.0.0.0"]).host == "0.0.0.0", "binding elsewhere takes an explicit --host"

@@ -67,7 +67,6 @@ def test_every_method_of_a_closed_vec_env_raises_naming_closed(make_anymal, tmp_
         "get_statistics": lambda: env.get_statistics(),
         "set_statistics": lambda: env.set_statistics(np.zeros(env.num_obs), np.ones(env.num_obs), 1.0),
         "save_scaling": lambda: env.save_scaling(tmp_path, 0), "curriculum_callback": lambda: env.curriculum_callback(),
-        "turn_on_visualization": lambda: env.turn_on_visualization(),
     }
     for name, call in calls.items():
         with pytest.raises(RuntimeError, match="closed"):

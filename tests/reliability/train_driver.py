@@ -8,7 +8,8 @@ raisimGymTorch/data/rsg_anymal/.
 import sys
 from pathlib import Path
 
-from raisimGymTorch.helper import run_directory, trainer
+from raisimGymTorch.io import run_directory
+from raisimGymTorch.runner import trainer
 
 if __name__ == "__main__":
     run_directory.DATA_DIR = Path(sys.argv[1])

@@ -192,7 +192,7 @@ def gaussian_kl(
 
 
 class DataParallel(Protocol):
-    """What PPO needs to train one policy on several processes (`raisimGymTorch.helper.distributed.Distributed`)."""
+    """What PPO needs to train one policy on several processes (`raisimGymTorch.runner.distributed.Distributed`)."""
 
     def average_gradients(self, parameters: Sequence[torch.Tensor], extras: torch.Tensor) -> torch.Tensor:
         """Replaces each ``.grad`` by its mean over ranks (weighted by their data); returns that mean of `extras`."""

@@ -3,7 +3,7 @@
     python raisimGymTorch/env/envs/rsg_ant/tester.py -w path/to/full_N.pt [--episodes K] [--no-video]
         [--render | --mujoco-viewer]
 """
-from raisimGymTorch.helper import player
+from raisimGymTorch.runner import player
 
 
 def main() -> int:

@@ -4,7 +4,7 @@
 """
 from pathlib import Path
 
-from raisimGymTorch.helper import trainer
+from raisimGymTorch.runner import trainer
 
 
 def main() -> int:

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from raisimGymTorch.algo.ppo import PPO, Actor, Critic, PPOConfig
-from raisimGymTorch.helper import atomic_file
-from raisimGymTorch.helper import checkpoint as checkpoint_module
-from raisimGymTorch.helper.checkpoint import (
+from raisimGymTorch.io import atomic_file
+from raisimGymTorch.io import checkpoint as checkpoint_module
+from raisimGymTorch.io.checkpoint import (
     check_dimensions,
     load_checkpoint,
     make_checkpoint,
@@ -22,7 +22,6 @@ from raisimGymTorch.helper.checkpoint import (
 )
 
 from conftest import small_cfg_text
-from small_setup import small_env  # noqa: F401  (fixture)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -223,7 +222,7 @@ def test_a_killed_save_leaves_a_temporary_that_the_next_load_removes(small_env, 
     path = save_checkpoint(make_checkpoint(trained_ppo(env), env, 0, "rsg_anymal", "a: 1"), tmp_path / "full_0.pt")
     # A writer that dies by SIGKILL between creating its temporary file and renaming it.
     script = (f"import os, signal, torch\n"
-              f"from raisimGymTorch.helper import atomic_file, checkpoint\n"
+              f"from raisimGymTorch.io import atomic_file, checkpoint\n"
               f"def die(*args, **kwargs):\n"
               f"    os.kill(os.getpid(), signal.SIGKILL)\n"
               f"atomic_file.os.replace = die\n"

@@ -13,6 +13,8 @@ from raisimGymTorch.algo.ppo import PPOConfig
 
 TOP_LEVEL_KEYS = ("seed", "record_video", "environment", "architecture", "algorithm", "resources")
 DEFAULT_EVAL_EVERY_N = 200
+NO_TIME_LIMIT = 2**40
+"""An env's ``getMaxEpisodeSteps()`` at or above this means no time limit (C++ says so with the largest long long)."""
 _BOOLEAN_WORDS = {"yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
 
 
@@ -34,6 +36,8 @@ class TrainingConfig:
     """Render an mp4 of every evaluation episode."""
     eval_every_n: int
     """Checkpoint and evaluate every this many iterations (``environment.eval_every_n``)."""
+    render: bool = False
+    """Show evaluation episodes live in the browser (``environment.render``)."""
 
 
 def load_training_config(path: str | Path) -> TrainingConfig:
@@ -102,6 +106,7 @@ def parse_training_config(text: str, source: str = "cfg.yaml") -> TrainingConfig
         seed=seed,
         record_video=_boolean(cfg.get("record_video", False), "record_video", source),
         eval_every_n=eval_every_n,
+        render=_boolean(environment.get("render", False), "environment.render", source),
     )
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from raisimGymTorch.env.make import RESOURCE_DIR
-from raisimGymTorch.helper.viewer import LiveViewer, stream_episode
+from raisimGymTorch.viz.viewer import LiveViewer, stream_episode
 
 ANYMAL_XML = RESOURCE_DIR / "anymal_c" / "anymal_c.xml"
 # rsg_anymal's nominal stance: base at 0.6 m, legs LF RF LH RH x (HAA, HFE, KFE).
@@ -136,22 +136,20 @@ def test_bad_model_file_and_port_are_errors():
         LiveViewer(ANYMAL_XML, port=70000, verbose=False)
 
 
-def test_env_pushes_env0_state_only_while_visualization_is_on(make_anymal):
+def test_episode_view_shows_env0_after_every_step_and_closes_its_server(make_anymal):
+    # The runner and the player own the viewer (the env knows nothing of it): EpisodeView pushes env 0's state.
+    from raisimGymTorch.viz.episode_view import EpisodeView
+
     env = make_anymal(num_envs=2)
-    env.viewer_port = free_port()
     actions = np.zeros((2, env.num_acts), dtype=np.float32)
-    live = env.turn_on_visualization()
-    assert env.visualizing and env.viewer is live and live.port == env.viewer_port
+    view = EpisodeView(env, live_viewer=("127.0.0.1", free_port()))
+    assert view.watching and view.recorder is None
     env.step(actions)
-    np.testing.assert_array_equal(live.qpos, env.wrapper.getState(0)[0])
-    env.turn_off_visualization()
-    shown = live.qpos
-    env.step(actions)
-    assert not np.array_equal(env.wrapper.getState(0)[0], shown)
-    np.testing.assert_array_equal(live.qpos, shown)
-    assert env.turn_on_visualization() is live  # the same server, the page stays connected
-    env.close()
-    assert listening_addresses(live.port) == []
+    view.on_step()
+    np.testing.assert_array_equal(view.viewer.qpos, env.wrapper.getState(0)[0])
+    port = view.viewer.port
+    view.close()
+    assert listening_addresses(port) == []
 
 
 def test_stream_episode_honours_pause(make_anymal, viewer):
@@ -167,7 +165,6 @@ def test_stream_episode_honours_pause(make_anymal, viewer):
     worker.join(timeout=10)
     rewards, dones = result["out"]
     assert rewards.shape == (5, 2) and dones.shape == (5, 2)
-    assert not env.visualizing  # restored
     np.testing.assert_array_equal(viewer.qpos, env.wrapper.getState(0)[0])
 
 

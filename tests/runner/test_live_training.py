@@ -3,7 +3,7 @@ import socket
 
 import pytest
 
-from raisimGymTorch.helper import trainer
+from raisimGymTorch.runner import trainer
 from conftest import small_cfg_text
 
 
@@ -15,7 +15,7 @@ def cfg_path(tmp_path):
 
 
 def test_render_streams_evaluations_on_localhost(cfg_path, tmp_path, monkeypatch):
-    from raisimGymTorch.helper.viewer import LiveViewer
+    from raisimGymTorch.viz.viewer import LiveViewer
 
     pushed = []
     original_update = LiveViewer.update
@@ -44,8 +44,8 @@ def test_a_taken_viewer_port_is_an_error_before_training(cfg_path, tmp_path):
 
 
 def test_tester_render_shows_the_policy_live(cfg_path, tmp_path, monkeypatch):
-    from raisimGymTorch.helper import player
-    from raisimGymTorch.helper.viewer import LiveViewer
+    from raisimGymTorch.runner import player
+    from raisimGymTorch.viz.viewer import LiveViewer
 
     result = trainer.train("rsg_anymal", cfg_path, iterations=0, run_root=tmp_path / "data", eval_envs=1,
                            update_threads=1, print_function=lambda line: None)

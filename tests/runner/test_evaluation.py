@@ -3,9 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from raisimGymTorch.helper.evaluation import evaluate_policy
+from raisimGymTorch.runner.evaluation import evaluate_policy
 
-from small_setup import small_env  # noqa: F401  (fixture)
 
 
 class Constant(nn.Module):

@@ -11,7 +11,6 @@ Every collective that fails, because a rank died (its sockets close at once) or 
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime
 import hashlib
 import os
@@ -26,7 +25,7 @@ import torch.distributed as dist
 
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
 
-from .logger import RolloutStatistics
+from .rollout_statistics import RolloutSums
 
 TIMEOUT_VARIABLE = "RSG_DIST_TIMEOUT"
 """Environment variable: seconds a collective may wait for the other ranks (``--dist-timeout`` overrides it)."""
@@ -211,8 +210,8 @@ class Distributed:
 
     @classmethod
     def from_environment(cls, timeout: float | None = None, backend: str | None = None,
-                         environ: Mapping[str, str] | None = None) -> Distributed | None:
-        """Joins the process group if torchrun started this process with more than one rank; else None.
+                         environ: Mapping[str, str] | None = None) -> Distributed | SingleProcess:
+        """Joins the process group if torchrun started this process with more than one rank; else a `SingleProcess`.
 
         Args:
             timeout: Seconds; default the RSG_DIST_TIMEOUT variable, else 60.
@@ -226,7 +225,7 @@ class Distributed:
         environ = os.environ if environ is None else environ
         info = LaunchInfo.from_environment(environ)
         if info is None:
-            return None
+            return SingleProcess()
         if timeout is None:
             text = environ.get(TIMEOUT_VARIABLE, str(DEFAULT_TIMEOUT_SECONDS))
             try:
@@ -248,13 +247,24 @@ class Distributed:
         """Rank 0, the one that writes files and evaluates."""
         return self.info.rank == 0
 
+    @property
+    def data_parallel(self) -> Distributed:
+        """What PPO averages gradients and broadcasts parameters with: this group."""
+        return self
+
     def close(self) -> None:
         """Leaves the process group."""
         if dist.is_initialized():
             dist.destroy_process_group()
 
-    def assign_envs(self, total: int) -> tuple[int, int]:
-        """This rank's ``(count, offset)`` of `total` environments (see `split_envs`); sets `weight` to its share."""
+    def assign_envs(self, total: Any, source: str = "the cfg") -> tuple[int, int]:
+        """This rank's ``(count, offset)`` of `total` environments (see `split_envs`); sets `weight` to its share.
+
+        Raises:
+            ValueError: `total` (``environment.num_envs`` of `source`, or its override) is not an integer.
+        """
+        if isinstance(total, bool) or not isinstance(total, int):
+            raise ValueError(f"{source}: environment.num_envs must be an integer, got {total!r}")
         count, offset = split_envs(total, self.world_size, self.rank)
         self.weight = count / total
         return count, offset
@@ -350,31 +360,17 @@ class Distributed:
         env.set_statistics(merged_mean, merged_var, merged_count)
         return env.get_statistics()
 
-    def end_iteration(self, rollout: RolloutStatistics, stop_requested: bool) -> tuple[RolloutStatistics, bool]:
-        """Sums the ranks' rollout statistics and decides together whether to stop.
-
-        A signal reaches the ranks at slightly different times; stopping only when all agree on the same
-        iteration keeps their collectives in step.
-
-        Returns:
-            A copy of `rollout` holding the totals of all ranks (for rank 0's log), and whether any rank was
-            asked to stop.
-        """
-        mine = {"stop": bool(stop_requested), "steps": rollout.steps, "reward_sum": rollout.reward_sum,
-                "term_sums": rollout.term_sums, "terminations": rollout.terminations, "timeouts": rollout.timeouts,
-                "ended_lengths": rollout.ended_lengths, "ended_returns": rollout.ended_returns}
+    def merge_rollouts(self, rollout: RolloutSums) -> RolloutSums:
+        """The rollout sums of all ranks, for rank 0's log."""
         everyone: list[Any] = [None] * self.world_size
         with self._collective("gathering the rollout statistics"):
-            dist.all_gather_object(everyone, mine, group=self._object_group)
-        total = copy.copy(rollout)
-        total.steps = sum(r["steps"] for r in everyone)
-        total.reward_sum = sum(r["reward_sum"] for r in everyone)
-        total.term_sums = np.sum([r["term_sums"] for r in everyone], axis=0)
-        total.terminations = sum(r["terminations"] for r in everyone)
-        total.timeouts = sum(r["timeouts"] for r in everyone)
-        total.ended_lengths = [length for r in everyone for length in r["ended_lengths"]]
-        total.ended_returns = [value for r in everyone for value in r["ended_returns"]]
-        return total, any(r["stop"] for r in everyone)
+            dist.all_gather_object(everyone, rollout, group=self._object_group)
+        return RolloutSums.merged(everyone)
+
+    def agree_to_stop(self, requested: bool) -> bool:
+        """Whether any rank was asked to stop. A signal reaches the ranks at slightly different times; stopping
+        only when all agree, at the same iteration, keeps their collectives in step."""
+        return bool(self._all_reduce(torch.tensor([float(requested)]), "agreeing whether to stop").item() > 0.0)
 
     def wait_for_rank0(self, what: str) -> None:
         """Blocks every rank until all arrive; rank 0 arrives after `what`. Waits WAIT_FOR_RANK0_FACTOR timeouts."""
@@ -411,6 +407,52 @@ class Distributed:
                 f"rank {self.rank} of {self.world_size}: {what} failed after {time.perf_counter() - started:.1f} s: "
                 f"{reason}; see that rank's output. The last checkpoint is intact: resume with -m retrain -w "
                 f"full_<N>.pt. [{cause}]") from error
+
+
+class SingleProcess:
+    """The trivial process group of a run on one process: `Distributed`'s interface, where every exchange is the
+    identity and this process is rank 0. The trainer runs the same code on one process as on many."""
+
+    rank = 0
+    world_size = 1
+    is_main = True
+    backend = "none"
+    threads = None
+    """None: the cfg's ``num_threads`` and torch's own setting decide, as they do without torchrun."""
+    data_parallel = None
+    """PPO has nothing to average with a single process."""
+
+    def close(self) -> None:
+        """Nothing to leave."""
+
+    def assign_envs(self, total: Any, source: str = "the cfg") -> tuple[Any, int]:
+        """All of `total`, from env 0; the env checks the value itself."""
+        return total, 0
+
+    def broadcast_object(self, value: Any, what: str) -> Any:
+        return value
+
+    def check_same(self, text: str, what: str) -> None:
+        """One copy is always the same as itself."""
+
+    def broadcast_statistics(self, env: RaisimGymVecEnv) -> Statistics:
+        return env.get_statistics()
+
+    def merge_statistics(self, env: RaisimGymVecEnv, base: Statistics) -> Statistics:
+        return env.get_statistics()
+
+    def merge_rollouts(self, rollout: RolloutSums) -> RolloutSums:
+        return rollout
+
+    def agree_to_stop(self, requested: bool) -> bool:
+        return bool(requested)
+
+    def wait_for_rank0(self, what: str) -> None:
+        """Rank 0 is this process: nothing to wait for."""
+
+
+ProcessGroup = Distributed | SingleProcess
+"""One rank's view of the run, whether it has one process or many."""
 
 
 def _first_line(error: BaseException) -> str:

@@ -3,7 +3,7 @@ import datetime
 
 import pytest
 
-from raisimGymTorch.helper.run_directory import make_run_directory
+from raisimGymTorch.io.run_directory import make_run_directory
 
 
 def test_copies_files_into_a_timestamped_folder(tmp_path):

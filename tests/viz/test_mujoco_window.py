@@ -9,7 +9,7 @@ import pytest
 from conftest import small_cfg_text
 
 from raisimGymTorch.env.make import ENVS_DIR
-from raisimGymTorch.helper import trainer
+from raisimGymTorch.runner import trainer
 
 TESTER = ENVS_DIR / "rsg_anymal" / "tester.py"
 
@@ -19,7 +19,8 @@ DRIVER = """
 import os, sys, time
 import numpy as np
 from PIL import ImageGrab
-from raisimGymTorch.helper import mujoco_window, player
+from raisimGymTorch.runner import player
+from raisimGymTorch.viz import mujoco_window
 
 shown = []
 original_show = mujoco_window.MujocoWindow.show

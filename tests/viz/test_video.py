@@ -17,7 +17,8 @@ from conftest import small_cfg_text
 SCRIPT = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from raisimGymTorch.helper import player, trainer, video
+    from raisimGymTorch.runner import player, trainer
+    from raisimGymTorch.viz import video
 
     root = Path(sys.argv[1])
     lines = []
@@ -79,7 +80,8 @@ def test_a_video_that_cannot_be_written_does_not_stop_training(tmp_path):
     script = textwrap.dedent("""
         import json, sys
         from pathlib import Path
-        from raisimGymTorch.helper import trainer, video
+        from raisimGymTorch.runner import trainer
+        from raisimGymTorch.viz import video
 
         root = Path(sys.argv[1])
         lines = []

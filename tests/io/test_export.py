@@ -8,11 +8,9 @@ import pytest
 import torch
 
 from raisimGymTorch.algo.ppo import Actor
-from raisimGymTorch.helper import atomic_file
-from raisimGymTorch.helper.evaluation import NormalizedPolicy
-from raisimGymTorch.helper.export import export_onnx, export_torchscript, onnx_unavailable_reason
+from raisimGymTorch.io import atomic_file
+from raisimGymTorch.io.export import NormalizedPolicy, export_onnx, export_torchscript, onnx_unavailable_reason
 
-from small_setup import small_env  # noqa: F401  (fixture)
 
 
 def env_with_statistics(make_env, steps=30):

@@ -7,10 +7,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from raisimGymTorch.env.make import make_vec_env
+from raisimGymTorch.io.checkpoint import check_dimensions, load_checkpoint
+from raisimGymTorch.io.export import NormalizedPolicy
+from raisimGymTorch.viz import mujoco_window
+from raisimGymTorch.viz.episode_view import EpisodeView
 
-from . import mujoco_window, video
-from .checkpoint import check_dimensions, load_checkpoint
-from .evaluation import EvaluationResult, NormalizedPolicy, evaluate_policy
+from .evaluation import EvaluationResult, evaluate_policy
 from .training_config import parse_training_config
 
 NO_WEIGHT_MESSAGE = (
@@ -61,56 +63,34 @@ def play(
     config = parse_training_config(checkpoint["cfg_text"], f"the cfg stored in {weight}")
     env = make_vec_env(checkpoint["env_name"], config.cfg, config.source, num_envs=1, num_threads=1,
                        seed=config.seed if seed is None else seed, normalize_ob=False)
-    recorder = window = None
+    view = None
     try:
         check_dimensions(checkpoint, env.num_obs, env.num_acts, weight)
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
-        if render:
-            env.viewer_host, env.viewer_port = viewer_address
-            print_function(f"[viewer] showing the policy at {env.turn_on_visualization().url}")
-        if record_video and episodes > 0:
-            if video.select_gl_backend() is None:
-                video.report_unavailable_once(print_function)
-            else:
-                every, fps = video.frame_stride(float(env.wrapper.getControlTimeStep()))
-                recorder = video.VideoRecorder(env.wrapper.getModelFile(), every=every)
-        control_dt = float(env.wrapper.getControlTimeStep())
-        if mujoco_viewer:
-            # After the video's setup: select_gl_backend must run before this process first imports mujoco.
-            reason = mujoco_window.unavailable_reason()
-            if reason is not None:
-                raise mujoco_window.WindowUnavailable(reason)
-            window = mujoco_window.MujocoWindow(env.wrapper.getModelFile(), control_dt)
+        view = EpisodeView(env, print_function, record_video=record_video and episodes > 0,
+                           live_viewer=viewer_address if render else None, mujoco_viewer=mujoco_viewer)
+        if view.viewer is not None:
+            print_function(f"[viewer] showing the policy at {view.viewer.url}")
+        if view.window is not None:
             print_function(f"[viewer] showing the policy in MuJoCo's viewer on display {mujoco_window.display_name()}; "
                            "close its window to stop")
-
-        def on_step() -> None:
-            if recorder is not None:
-                recorder.capture(*env.wrapper.getState(0))
-            if env.visualizing:
-                env.viewer.pace(control_dt)
-            if window is not None:
-                window.show(*env.wrapper.getState(0))
-
         played = 0
         while True:
             # Until interrupted, one episode at a time; otherwise all of them in one evaluation.
-            result = evaluate_policy(policy, env, episodes_per_env=episodes or 1, on_step=on_step)
+            result = evaluate_policy(policy, env, episodes_per_env=episodes or 1,
+                                     on_step=view.on_step if view.watching else None)
             for ret, length, fell in zip(result.returns, result.lengths, result.falls):
                 played += 1
                 print_function(f"episode {played}: return {ret:.4f}, length {length} steps "
                                f"({length * result.control_dt:.2f} s), {'fell' if fell else 'time limit'}")
             if episodes > 0:
                 break
-        video_path = None
-        if recorder is not None:
-            video_path = recorder.write_mp4(weight.with_name(f"{weight.stem}_test.mp4"), fps)
+        video_path = view.write_video(weight.with_name(f"{weight.stem}_test.mp4"))
+        if video_path is not None:
             print_function(f"[video] {video_path}")
     finally:
-        if window is not None:
-            window.close()
-        if recorder is not None:
-            recorder.close()
+        if view is not None:
+            view.close()
         env.close()
     return result, video_path
 

@@ -1,83 +1,16 @@
-"""The deployable policy (observation normalizer + actor mean) and deterministic evaluation episodes."""
+"""Deterministic evaluation episodes of a policy, as fast as the env steps."""
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from raisimGymTorch.algo.ppo import Actor
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
 
-from .training_config import parse_training_config
-
-
-class NormalizedPolicy(nn.Module):
-    """Raw observations in, deterministic actions out: what runs on a robot and what gets exported.
-
-    The normalizer is the C++ one, ``clip((x - mean) / sqrt(var + 1e-8), -clip_obs, clip_obs)``, computed in
-    float64 as C++ does, with the training env's statistics frozen at construction.
-    """
-
-    def __init__(
-        self,
-        actor_mean: nn.Module,
-        obs_mean: torch.Tensor | np.ndarray,
-        obs_var: torch.Tensor | np.ndarray,
-        clip_obs: float,
-        normalize: bool = True,
-    ) -> None:
-        """Copies the actor's mean network and the statistics.
-
-        Args:
-            actor_mean: Maps normalized observations [B, obs_dim] to mean actions [B, action_dim]
-                (`Actor.architecture`); deep-copied, so later training does not change this policy.
-            obs_mean: Observation means [obs_dim].
-            obs_var: Observation variances [obs_dim].
-            clip_obs: Normalized observations are clipped to [-clip_obs, clip_obs].
-            normalize: False if the policy was trained on raw observations (normalize_ob off).
-        """
-        super().__init__()
-        self.actor_mean = copy.deepcopy(actor_mean).cpu().eval()
-        for parameter in self.actor_mean.parameters():
-            parameter.requires_grad_(False)
-        self.register_buffer("obs_mean", torch.as_tensor(obs_mean).detach().clone().to(torch.float64))
-        self.register_buffer("obs_std", torch.sqrt(torch.as_tensor(obs_var).detach().clone().to(torch.float64) + 1e-8))
-        self.clip_obs = float(clip_obs)
-        self.normalize = bool(normalize)
-
-    def forward(self, observation: torch.Tensor) -> torch.Tensor:
-        """Returns mean actions [B, action_dim] for raw observations [B, obs_dim]."""
-        if self.normalize:
-            scaled = (observation.to(torch.float64) - self.obs_mean) / self.obs_std
-            observation = scaled.clamp(-self.clip_obs, self.clip_obs)
-        return self.actor_mean(observation.to(torch.float32))
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: Mapping[str, Any]) -> NormalizedPolicy:
-        """Builds the policy of a checkpoint from `checkpoint.load_checkpoint`.
-
-        Raises:
-            ValueError: The stored weights do not fit the architecture in the stored cfg.
-        """
-        config = parse_training_config(checkpoint["cfg_text"], "the cfg stored in the checkpoint").ppo
-        actor = Actor(checkpoint["obs_dim"], checkpoint["action_dim"], config.policy_net, config.activation)
-        try:
-            actor.load_state_dict(checkpoint["actor"])
-        except RuntimeError as error:
-            raise ValueError(f"the checkpoint's actor does not fit its cfg's architecture: {error}") from error
-        return cls(actor.architecture, checkpoint["obs_mean"], checkpoint["obs_var"], checkpoint["clip_obs"],
-                   checkpoint["normalize_ob"])
-
-    @classmethod
-    def from_training(cls, actor: Actor, env: RaisimGymVecEnv) -> NormalizedPolicy:
-        """Freezes the current actor and the training env's current observation statistics."""
-        mean, var, _ = env.get_statistics()
-        return cls(actor.architecture, mean, var, env.clip_obs, env.normalize_ob)
+from .training_config import NO_TIME_LIMIT
 
 
 @dataclass
@@ -150,7 +83,7 @@ def evaluate_policy(
         raise ValueError("evaluate_policy needs an env built with normalize_ob=False; the policy normalizes")
     if max_steps is None:
         time_limit = int(env.wrapper.getMaxEpisodeSteps())
-        if time_limit >= 2**40:
+        if time_limit >= NO_TIME_LIMIT:
             raise ValueError("the env has no time limit (max_time); pass max_steps to evaluate_policy")
         max_steps = episodes_per_env * time_limit
     if seed is not None:

@@ -1,73 +1,14 @@
 """What a training run shows: TensorBoard scalars in the run directory and one console line per iteration."""
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 
-
-class RolloutStatistics:
-    """Sums over one rollout: rewards, per-term rewards, ended episodes and how they ended.
-
-    Episode lengths and returns are tracked per env across iterations, so an episode that spans two rollouts
-    is counted whole in the iteration where it ends.
-    """
-
-    def __init__(self, num_envs: int, reward_names: Sequence[str]) -> None:
-        """Args:
-            num_envs: Environments stepped together.
-            reward_names: Names of the env's reward terms, in `reward_terms()` column order.
-        """
-        self.reward_names = list(reward_names)
-        self._episode_length = np.zeros(num_envs, dtype=np.int64)
-        self._episode_return = np.zeros(num_envs, dtype=np.float64)
-        self.clear()
-
-    def clear(self) -> None:
-        """Starts a new rollout; running episodes carry on."""
-        self.steps = 0
-        self.reward_sum = 0.0
-        self.term_sums = np.zeros(len(self.reward_names), dtype=np.float64)
-        self.terminations = 0
-        self.timeouts = 0
-        self.ended_lengths: list[int] = []
-        self.ended_returns: list[float] = []
-
-    def add(self, rewards: np.ndarray, dones: np.ndarray, truncated: np.ndarray, reward_terms: np.ndarray) -> None:
-        """Folds in one step of all envs (``done`` includes time-outs; ``truncated`` marks them)."""
-        self.steps += rewards.shape[0]
-        self.reward_sum += float(rewards.sum(dtype=np.float64))
-        self.term_sums += reward_terms.sum(axis=0, dtype=np.float64)
-        self._episode_length += 1
-        self._episode_return += rewards
-        if dones.any():
-            timeouts = int((dones & truncated).sum())
-            self.timeouts += timeouts
-            self.terminations += int(dones.sum()) - timeouts
-            self.ended_lengths += self._episode_length[dones].tolist()
-            self.ended_returns += self._episode_return[dones].tolist()
-            self._episode_length[dones] = 0
-            self._episode_return[dones] = 0.0
-
-    @property
-    def episodes(self) -> int:
-        return self.terminations + self.timeouts
-
-    @property
-    def mean_reward(self) -> float:
-        """Mean reward per env step."""
-        return self.reward_sum / max(self.steps, 1)
-
-    @property
-    def done_rate(self) -> float:
-        """Ended episodes per env step (the original's "dones")."""
-        return self.episodes / max(self.steps, 1)
-
-    def term_means(self) -> dict[str, float]:
-        """Each reward term's mean per env step."""
-        return {name: float(total / max(self.steps, 1)) for name, total in zip(self.reward_names, self.term_sums)}
+from .rollout_statistics import RolloutSums
 
 
 class TrainingLogger:
@@ -77,12 +18,15 @@ class TrainingLogger:
         run_dir: The run directory; event files go straight into it.
         control_dt: Seconds of simulated time per env step, for the real-time factor.
         print_function: Where console lines go.
+        reward_names: The env's reward terms, in the order of `RolloutSums.term_sums`.
     """
 
-    def __init__(self, run_dir: str | Path, control_dt: float, print_function: Callable[[str], None] = print) -> None:
+    def __init__(self, run_dir: str | Path, control_dt: float, print_function: Callable[[str], None] = print,
+                 reward_names: Sequence[str] = ()) -> None:
         self.run_dir = Path(run_dir)
         self.control_dt = control_dt
         self.print = print_function
+        self.reward_names = list(reward_names)
         self.writer = SummaryWriter(log_dir=str(self.run_dir))
         self.print(f"[runner] run directory: {self.run_dir}")
         self.print(f"[runner] to watch training: tensorboard --logdir {self.run_dir.parent}")
@@ -90,10 +34,11 @@ class TrainingLogger:
     def log_iteration(
         self,
         iteration: int,
-        rollout: RolloutStatistics,
+        rollout: RolloutSums,
         ppo_stats: Mapping[str, float],
         rollout_seconds: float,
         update_seconds: float,
+        eta_seconds: float | None = None,
     ) -> None:
         """Writes one iteration's scalars and prints its progress line.
 
@@ -103,6 +48,7 @@ class TrainingLogger:
             ppo_stats: What `PPO.update` returned.
             rollout_seconds: Wall time of collecting.
             update_seconds: Wall time of the PPO update.
+            eta_seconds: Estimated wall time until a bounded run ends; None for a run without an end.
         """
         seconds = rollout_seconds + update_seconds
         steps_per_second = rollout.steps / max(seconds, 1e-9)
@@ -122,7 +68,7 @@ class TrainingLogger:
             "Perf/rollout_seconds": rollout_seconds,
             "Perf/update_seconds": update_seconds,
         }
-        for name, value in rollout.term_means().items():
+        for name, value in rollout.term_means(self.reward_names).items():
             scalars[f"Reward/{name}"] = value
         if rollout.episodes:
             # Of the episodes that ended in this iteration, the share that failed and the share cut by time.
@@ -132,10 +78,16 @@ class TrainingLogger:
             scalars["Episode/return"] = float(np.mean(rollout.ended_returns))
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, iteration)
+        if rollout.episodes:
+            episodes = (f"episode return {scalars['Episode/return']:9.3f}, length {scalars['Episode/length_steps']:6.1f} "
+                        f"steps")
+        else:
+            episodes = "no episode ended"
+        eta = "" if eta_seconds is None else f" | ETA {datetime.timedelta(seconds=round(eta_seconds))}"
         self.print(
             f"iteration {iteration:6d} | average reward {rollout.mean_reward:10.6f} | dones {rollout.done_rate:8.6f} | "
             f"{seconds:6.2f} s (rollout {rollout_seconds:.2f}, update {update_seconds:.2f}) | "
-            f"{steps_per_second:8.0f} steps/s | real-time factor {real_time_factor:6.1f}"
+            f"{steps_per_second:8.0f} steps/s | real-time factor {real_time_factor:6.1f} | {episodes}{eta}"
         )
 
     def log_evaluation(self, iteration: int, returns: np.ndarray, lengths: np.ndarray, fall_rate: float,

@@ -1,7 +1,7 @@
 """cfg.yaml for training: sections merged into PPOConfig, unknown keys rejected with the key and the file named."""
 import pytest
 
-from raisimGymTorch.helper.training_config import load_training_config, parse_training_config
+from raisimGymTorch.runner.training_config import load_training_config, parse_training_config
 
 BASE = """
 seed: 3
@@ -73,3 +73,16 @@ def test_bad_eval_every_n_and_missing_environment():
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.yaml"):
         load_training_config(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(("text", "expected"), [("'no'", False), ("'False'", False), ("'yes'", True), ("true", True),
+                                               ("off", False)])
+def test_render_is_read_with_the_boolean_words_of_record_video(text, expected):
+    # bool("no") would be True: the quoted word must mean what it says, as record_video's does.
+    assert parse_training_config(f"environment: {{render: {text}}}\n").render is expected
+    assert parse_training_config("environment: {num_envs: 1}\n").render is False
+
+
+def test_render_that_is_not_a_boolean_names_the_key():
+    with pytest.raises(ValueError, match="environment.render"):
+        parse_training_config("environment: {render: maybe}\n")

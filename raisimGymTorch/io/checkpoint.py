@@ -24,7 +24,7 @@ import torch
 
 from raisimGymTorch.algo.ppo import PPO
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
-from raisimGymTorch.helper.atomic_file import remove_stale_temporaries, write_atomically
+from raisimGymTorch.io.atomic_file import remove_stale_temporaries, write_atomically
 
 CHECKPOINT_FORMAT = "raisimGymTorch checkpoint"
 CHECKPOINT_VERSION = 1

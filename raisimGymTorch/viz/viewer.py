@@ -7,7 +7,7 @@ server: open the printed URL, or forward the port (``ssh -L 8080:127.0.0.1:8080 
 Usage::
 
     viewer = LiveViewer(env.wrapper.getModelFile(), port=8080)
-    viewer.update(qpos)                # after each step; or let RaisimGymVecEnv.turn_on_visualization() do it
+    viewer.update(qpos)                # after each step (EpisodeView does this for the runner and player)
     viewer.pace(control_dt)            # honours the page's Pause box and Speed slider
     viewer.close()
 """
@@ -343,39 +343,33 @@ def stream_episode(
     vec_env: RaisimGymVecEnv,
     policy_fn: Callable[[np.ndarray], np.ndarray],
     steps: int,
-    viewer: LiveViewer | None = None,
+    viewer: LiveViewer,
     realtime: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Steps `vec_env` with `policy_fn` for `steps` steps while env 0 is shown live, in real time.
+    """Steps `vec_env` with `policy_fn` for `steps` steps while `viewer` shows env 0, in real time.
 
-    Visualization is turned on (with `viewer`, or the env's own viewer) for the duration and restored after.
     Observations are read without updating the normalization statistics.
 
     Args:
         vec_env: The evaluation env; every env steps, env 0 is shown.
         policy_fn: Observations (num_envs, num_obs) to float32 actions (num_envs, num_acts).
         steps: Number of control steps.
-        viewer: Show on this viewer instead of the env's own (created on first use).
+        viewer: Shows env 0's state after every step.
         realtime: Sleep so that one step lasts control_dt / playback_speed; always honours Pause.
 
     Returns:
         (rewards, dones), arrays of shape (steps, num_envs).
     """
-    was_on = vec_env.visualizing
-    vec_env.turn_on_visualization(viewer)
-    live = vec_env.viewer
     control_dt = float(vec_env.wrapper.getControlTimeStep())
     rewards = np.zeros((steps, vec_env.num_envs), dtype=np.float32)
     dones = np.zeros((steps, vec_env.num_envs), dtype=bool)
-    try:
-        for step in range(steps):
-            if realtime:
-                live.pace(control_dt)
-            else:
-                live.wait_if_paused()
-            action = np.ascontiguousarray(policy_fn(vec_env.observe(update_statistics=False)), dtype=np.float32)
-            rewards[step], dones[step] = vec_env.step(action)
-    finally:
-        if not was_on:
-            vec_env.turn_off_visualization()
+    viewer.update(vec_env.wrapper.getState(0)[0])
+    for step in range(steps):
+        if realtime:
+            viewer.pace(control_dt)
+        else:
+            viewer.wait_if_paused()
+        action = np.ascontiguousarray(policy_fn(vec_env.observe(update_statistics=False)), dtype=np.float32)
+        rewards[step], dones[step] = vec_env.step(action)
+        viewer.update(vec_env.wrapper.getState(0)[0])
     return rewards, dones
