@@ -10,6 +10,10 @@ checkpoint), so evaluation costs no training time. Per checkpoint it reports:
 * joint speed p95 / max over all joints and steps (the drives' no-load speed is 7.5 rad/s);
 * base height while up, and the training rollout's average reward.
 
+The last checkpoint also walks ``--long-seconds`` (20) second episodes: heading change (how far the robot turned,
+unwrapped, degrees), net forward speed (x displacement over the episode's duration) and falls, the measures of
+walking straight that 4 s episodes hide.
+
 Writes benchmarks/results/learn_anymal.md, docs/learning_curve_anymal.png and docs/anymal_walk_strip.png.
 
     python benchmarks/learn_anymal.py [--minutes 30] [--eval-every 25]
@@ -74,6 +78,45 @@ class Evaluation:
     """Mean undiscounted episode return."""
     mean_seconds: float
     """Mean episode duration (s)."""
+
+
+@dataclass
+class LongWalk:
+    """The last checkpoint's deterministic policy over long episodes."""
+
+    seconds: float
+    """Episode length asked for (s)."""
+    heading_change_mean: float
+    """Mean |heading change| (degrees) from start to end of an episode, unwrapped."""
+    heading_change_worst: float
+    """Largest |heading change| (degrees)."""
+    net_speed: float
+    """Mean x displacement / episode duration (m/s)."""
+    fall_rate: float
+    """Share of episodes that ended by termination."""
+
+
+def yaw_of(qpos: np.ndarray) -> float:
+    """Heading (rad) of the base quaternion (w, x, y, z) at qpos[3:7]."""
+    w, x, y, z = qpos[3:7]
+    return float(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
+
+
+def engine_speed(seconds: float = 3.0) -> float:
+    """This machine's speed right now: steps/s of 100 rsg_anymal envs on one thread under random actions."""
+    cfg = load_cfg(SHIPPED_CFG)
+    env = make_vec_env(ENV_NAME, cfg, str(SHIPPED_CFG), num_envs=100, num_threads=1, seed=0, normalize_ob=False)
+    try:
+        actions = np.random.default_rng(0).normal(0.0, 1.0, (100, env.num_acts)).astype(np.float32)
+        env.reset()
+        steps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            env.step(actions)
+            env.observe(update_statistics=False)
+            steps += 100
+        return steps / (time.perf_counter() - start)
+    finally:
+        env.close()
 
 
 class TrainingLog:
@@ -164,6 +207,51 @@ def evaluate(checkpoint_path: Path, episodes: int, threads: int) -> Evaluation:
         env.close()
 
 
+@torch.no_grad()
+def evaluate_long(checkpoint_path: Path, episodes: int, seconds: float, threads: int) -> LongWalk:
+    """Runs one deterministic `seconds`-long episode in each of `episodes` envs and measures how straight it walks."""
+    checkpoint = load_checkpoint(checkpoint_path)
+    config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
+    config.cfg["environment"]["max_time"] = seconds
+    env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=episodes, num_threads=threads,
+                       seed=config.seed + trainer.EVAL_SEED_OFFSET, normalize_ob=False)
+    try:
+        policy = NormalizedPolicy.from_checkpoint(checkpoint)
+        env.reset()
+        states = [env.wrapper.getState(i)[0] for i in range(episodes)]
+        start_x = np.array([qpos[0] for qpos in states])
+        last_yaw = np.array([yaw_of(qpos) for qpos in states])
+        turned = np.zeros(episodes)
+        end_x = start_x.copy()
+        up = np.ones(episodes, dtype=bool)
+        fell = np.zeros(episodes, dtype=bool)
+        lengths = np.zeros(episodes)
+        for _ in range(int(env.wrapper.getMaxEpisodeSteps())):
+            if not up.any():
+                break
+            observation = env.observe(update_statistics=False)
+            actions = policy(torch.from_numpy(observation)).numpy()
+            _, dones = env.step(np.ascontiguousarray(actions, dtype=np.float32))
+            lengths[up] += 1
+            for i in np.flatnonzero(up & ~dones):  # an ended env has already been reset: its state is a new episode's
+                qpos = env.wrapper.getState(int(i))[0]
+                yaw = yaw_of(qpos)
+                turned[i] += np.angle(np.exp(1j * (yaw - last_yaw[i])))  # wrapped step, summed: unwrapped heading
+                last_yaw[i] = yaw
+                end_x[i] = qpos[0]
+            ended = dones & up
+            fell[ended & ~env.truncated] = True
+            up &= ~dones
+        duration = lengths * env.wrapper.getControlTimeStep()
+        change = np.degrees(np.abs(turned))
+        return LongWalk(seconds=seconds, heading_change_mean=float(change.mean()),
+                        heading_change_worst=float(change.max()),
+                        net_speed=float(np.mean((end_x - start_x) / np.maximum(duration, 1e-9))),
+                        fall_rate=float(fell.mean()))
+    finally:
+        env.close()
+
+
 def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, spacing_s: float) -> Path | None:
     """Films one deterministic episode of the policy and saves `frames` frames `spacing_s` apart as one PNG."""
     if video.select_gl_backend() is None:
@@ -242,7 +330,8 @@ def plot_curve(rows: list[tuple[float, int, int, Evaluation]], log: TrainingLog,
 
 
 def write_markdown(path: Path, rows: list[tuple[float, int, int, Evaluation]], log: TrainingLog, args: argparse.Namespace,
-                   wall_minutes: float, cpu_seconds: float, num_envs: int, steps: int, figures: list[Path | None]) -> None:
+                   wall_minutes: float, cpu_seconds: float, num_envs: int, steps: int, figures: list[Path | None],
+                   long_walk: LongWalk, speed: float) -> None:
     samples = rows[-1][2] if rows else 0
     command = "python benchmarks/learn_anymal.py " + " ".join(sys.argv[1:])
     cfg_text = Path(args.cfg).read_text()
@@ -257,7 +346,9 @@ def write_markdown(path: Path, rows: list[tuple[float, int, int, Evaluation]], l
         "",
         f"Machine: {platform.processor() or platform.machine()} ({cpu_model()}), {os.cpu_count()} cores; torch "
         f"{torch.__version__}, Python {platform.python_version()}. The machine was shared: 1-minute load average "
-        f"during training {load}; this process used {cpu_seconds / 60 / max(wall_minutes, 1e-9):.2f} cores on average.",
+        f"during training {load}; this process used {cpu_seconds / 60 / max(wall_minutes, 1e-9):.2f} cores on average. "
+        f"Machine speed, measured before training: {speed:,.0f} env steps/s (100 rsg_anymal envs, one thread, random "
+        "actions, step + observe); scale the wall times below by it.",
         "",
         f"Training: {wall_minutes:.1f} wall minutes, {samples:,} samples ({num_envs} envs x {steps} steps per "
         f"iteration; one sample = one control step of 0.01 s), {samples / max(wall_minutes * 60, 1e-9):,.0f} samples/s "
@@ -287,6 +378,13 @@ def write_markdown(path: Path, rows: list[tuple[float, int, int, Evaluation]], l
                      f"{'reached' if ok else 'NOT reached'}."
                      + (f" First reached at {reached[0]:.1f} wall minutes (iteration {reached[1]})." if reached else ""))
         lines.append("")
+    lines += [
+        f"Long episodes (the final policy, {args.episodes} deterministic episodes of {long_walk.seconds:.0f} s, the "
+        "walk a user sees beyond the 4 s of training): heading change |final - initial yaw| "
+        f"{long_walk.heading_change_mean:.1f}° mean, {long_walk.heading_change_worst:.1f}° worst; net forward speed "
+        f"(x displacement / duration) {long_walk.net_speed:.2f} m/s; falls {100 * long_walk.fall_rate:.0f}%.",
+        "",
+    ]
     for figure in figures:
         if figure is not None:
             lines.append(f"![{figure.stem}]({os.path.relpath(figure, path.parent)})")
@@ -314,6 +412,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=None, help="also stop after this many iterations")
     parser.add_argument("--eval-every", type=int, default=25, help="iterations between checkpoints (evaluated later)")
     parser.add_argument("--episodes", type=int, default=50, help="deterministic evaluation episodes per checkpoint")
+    parser.add_argument("--long-seconds", type=float, default=20.0, help="episode length of the final straightness check")
     parser.add_argument("--cfg", default=str(SHIPPED_CFG), help="cfg.yaml to train with (default: the shipped one)")
     parser.add_argument("--seed", type=int, default=None, help="override the cfg's seed")
     parser.add_argument("--run-root", default="/tmp/learn_anymal", help="parent of the trainer's run directory")
@@ -335,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     num_envs = int(shipped["environment"]["num_envs"])
     steps = round(shipped["environment"]["max_time"] / shipped["environment"]["control_dt"])
 
+    speed = engine_speed()
+    print(f"[learn] machine speed: {speed:,.0f} env steps/s (100 envs, 1 thread)", flush=True)
     log = TrainingLog(echo=not args.quiet)
     # The trainer stops after the iteration in progress on SIGINT and saves a final checkpoint.
     timer = threading.Timer(args.minutes * 60.0, lambda: os.kill(os.getpid(), signal.SIGINT))
@@ -361,9 +462,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{100 * evaluation.fall_rate:3.0f}%, joint speed p95 {evaluation.joint_speed_p95:.1f} max "
               f"{evaluation.joint_speed_max:.1f} rad/s, height {evaluation.height:.3f} m, return "
               f"{evaluation.mean_return:.1f}, {evaluation.mean_seconds:.2f} s", flush=True)
+    long_walk = evaluate_long(result.last_checkpoint, args.episodes, args.long_seconds, threads=2)
+    print(f"[learn] {args.long_seconds:.0f} s episodes: heading change {long_walk.heading_change_mean:.1f}° mean, "
+          f"{long_walk.heading_change_worst:.1f}° worst, net speed {long_walk.net_speed:.2f} m/s, falls "
+          f"{100 * long_walk.fall_rate:.0f}%", flush=True)
     curve = plot_curve(rows, log, args.minutes, args.episodes, Path(args.curve))
     strip = frame_strip(result.last_checkpoint, Path(args.strip), frames=8, start_s=2.5, spacing_s=0.08)
-    write_markdown(Path(args.markdown), rows, log, args, wall_minutes, cpu_seconds, num_envs, steps, [curve, strip])
+    write_markdown(Path(args.markdown), rows, log, args, wall_minutes, cpu_seconds, num_envs, steps, [curve, strip],
+                   long_walk, speed)
     print(f"[learn] wrote {args.markdown}, {curve}, {strip}; run directory {result.run_dir}", flush=True)
     return 0
 

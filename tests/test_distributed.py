@@ -372,7 +372,7 @@ def _worker(mode, directory, *rest):
     normalized = make_vec_env("rsg_anymal", cfg, num_envs=count, num_threads=1, seed=1 + offset)
     raw = make_vec_env("rsg_anymal", cfg, num_envs=count, num_threads=1, seed=1 + offset, normalize_ob=False)
     # A base as if 300 observations had been seen before (the same on both ranks).
-    normalized.set_statistics(*statistics_of(np.random.default_rng(BASE_DATA_SEED).normal(0.5, 2.0, (300, 34))))
+    normalized.set_statistics(*statistics_of(np.random.default_rng(BASE_DATA_SEED).normal(0.5, 2.0, (300, 35))))
     base = normalized.get_statistics()
     actions = np.random.default_rng(rank).normal(size=(6, count, normalized.num_acts)).astype(np.float32)
     seen = []

@@ -182,7 +182,7 @@ def test_checkpoint_with_another_observation_size_is_refused(tmp_path):
     checkpoint["obs_var"] = checkpoint["obs_var"][:30].clone()
     checkpoint["actor"]["architecture.0.weight"] = checkpoint["actor"]["architecture.0.weight"][:, :30].clone()
     other = save_checkpoint(checkpoint, tmp_path / "full_0.pt")
-    message = f"{other} was trained with observation size 30, but the env 'rsg_anymal' has observation size 34"
+    message = f"{other} was trained with observation size 30, but the env 'rsg_anymal' has observation size 35"
     with pytest.raises(ValueError, match=message):
         run(cfg, tmp_path, mode="retrain", weight=other, iterations=1)
     with pytest.raises(ValueError, match=message):

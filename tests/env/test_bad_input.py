@@ -8,7 +8,7 @@ from conftest import REMOVE, anymal_cfg, random_actions
 
 from raisimGymTorch.env.make import RESOURCE_DIR, import_env_module, make_vec_env
 
-NUM_OBS, NUM_ACTS = 34, 12
+NUM_OBS, NUM_ACTS = 35, 12
 
 
 @pytest.fixture

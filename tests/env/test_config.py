@@ -93,7 +93,7 @@ def test_yaml_text_and_dict_configure_the_same_env():
     from_text = module.RaisimGymEnv(str(RESOURCE_DIR), text.getvalue())
     observations = []
     for impl in (from_dict, from_text):
-        ob = np.zeros((2, 34), np.float32)
+        ob = np.zeros((2, 35), np.float32)
         impl.setNormalization(False, 10.0)
         impl.observe(ob, False)
         observations.append(ob)

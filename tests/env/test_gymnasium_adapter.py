@@ -87,11 +87,11 @@ def test_normalized_observations_are_bounded_by_clip_obs(make_ant):
 def test_any_compiled_env_gets_its_own_spaces():
     env = RaisimGymVectorEnv("rsg_anymal", num_envs=2, num_threads=1)
     try:
-        assert env.single_observation_space == Box(-np.inf, np.inf, (34,), np.float32)
+        assert env.single_observation_space == Box(-np.inf, np.inf, (35,), np.float32)
         # rsg_anymal scales its action into joint targets; the module reports no range.
         assert env.single_action_space == Box(-np.inf, np.inf, (12,), np.float32)
         obs, _ = env.reset(seed=0)
-        assert obs.shape == (2, 34)
+        assert obs.shape == (2, 35)
     finally:
         env.close()
 

@@ -2,7 +2,7 @@
 import numpy as np
 from conftest import anymal_cfg, random_actions
 
-NUM_OBS, NUM_ACTS = 34, 12
+NUM_OBS, NUM_ACTS = 35, 12
 RESET_HEIGHT = 0.55  # rsg_anymal starts every episode with the base at this height
 NOMINAL_JOINTS = np.array([0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8], dtype=np.float32)
 TERMINAL_REWARD = -10.0

@@ -168,7 +168,7 @@ def test_mismatched_sizes_name_both_and_the_file(small_env, tmp_path):
     env = small_env()
     ppo = trained_ppo(env)
     checkpoint = make_checkpoint(ppo, env, 0, "rsg_anymal", "a: 1")
-    with pytest.raises(ValueError, match=r"full_0.pt was trained with observation size 34, .* observation size 30"):
+    with pytest.raises(ValueError, match=r"full_0.pt was trained with observation size 35, .* observation size 30"):
         check_dimensions(checkpoint, 30, env.num_acts, tmp_path / "full_0.pt")
     with pytest.raises(ValueError, match=r"action size 12, .* action size 8"):
         check_dimensions(checkpoint, env.num_obs, 8, "full_0.pt")

@@ -45,7 +45,7 @@ def _sizes():
     return sizes
 
 
-OB, ACT, NQ, NV = _sizes()  # 34, 12, 19, 18 for the shipped ANYmal
+OB, ACT, NQ, NV = _sizes()  # 35, 12, 19, 18 for the shipped ANYmal
 
 
 def construct(cfg, resource_dir=str(RESOURCE_DIR), source="cfg.yaml"):

@@ -2,7 +2,7 @@
 // MuJoCo, with the robot model written for this project (rsc/anymal_c/anymal_c.xml).
 //
 // Reward (coefficients in cfg.yaml): the original's forwardVel and torque terms, plus an alive
-// bonus, a tilt penalty and a joint-speed penalty. Every per-step penalty makes ending the episode
+// bonus, a tilt penalty, a joint-speed penalty and a heading penalty. Every per-step penalty makes ending the episode
 // early (-10) attractive unless staying up pays: the alive bonus does that. The velocity cap and the
 // joint-speed penalty make a walk pay better than a gallop (benchmarks/results/learn_anymal.md).
 #pragma once
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "RaisimGymEnv.hpp"
+#include "sim/GroundClearance.hpp"
 
 namespace raisim {
 
@@ -28,7 +29,6 @@ class ENVIRONMENT : public RaisimGymEnv {
     // Joint order LF, RF, LH, RH x HAA, HFE, KFE; knees bent toward the body centre.
     nominalJointAngles_.resize(kJoints);
     nominalJointAngles_ << 0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8;
-    nominalBaseHeight_ = 0.55;
 
     world_->setPdGains(Eigen::VectorXd::Constant(kJoints, cfg["p_gain"].as<double>()),
                        Eigen::VectorXd::Constant(kJoints, cfg["d_gain"].as<double>()));
@@ -36,19 +36,24 @@ class ENVIRONMENT : public RaisimGymEnv {
     world_->setMotorModel(120.0, 80.0, 7.5);
     actionScale_ = cfg["action_std"].as<double>();
     resetNoise_ = cfg.get<double>("reset_noise", 0.0);
+    spawnClearance_ = cfg.get<double>("spawn_clearance", 0.002);
+    if (!(spawnClearance_ >= 0 && spawnClearance_ < 1))
+      throw std::invalid_argument("cfg key 'spawn_clearance' must be in [0, 1) m, got " + std::to_string(spawnClearance_) +
+                                  " (in " + cfg.source() + ")");
 
     velocityCap_ = cfg["forward_velocity_cap"].as<double>();
     floorGeom_ = world_->geomId("floor");
     for (int leg = 0; leg < 4; ++leg) footGeoms_[leg] = world_->geomId(std::string(kLegs[leg]) + "_FOOT");
 
-    rewards_.initialize(cfg["reward"], {"forwardVel", "torque", "alive", "orientation", "jointSpeed"});
+    rewards_.initialize(cfg["reward"], {"forwardVel", "torque", "alive", "orientation", "jointSpeed", "heading"});
     forwardVelocityTerm_ = rewards_.term("forwardVel");
     torqueTerm_ = rewards_.term("torque");
     aliveTerm_ = rewards_.term("alive");
     orientationTerm_ = rewards_.term("orientation");
     jointSpeedTerm_ = rewards_.term("jointSpeed");
+    headingTerm_ = rewards_.term("heading");
 
-    obDim_ = 34;
+    obDim_ = 35;
     actionDim_ = kJoints;
     qpos_ = Eigen::VectorXd::Zero(world_->nq());
     qvel_ = Eigen::VectorXd::Zero(world_->nv());
@@ -60,13 +65,14 @@ class ENVIRONMENT : public RaisimGymEnv {
     std::uniform_real_distribution<double> noise(-resetNoise_, resetNoise_);
     qpos_.setZero();
     qvel_.setZero();
-    qpos_[2] = nominalBaseHeight_;
     qpos_[3] = 1.0;
     for (int j = 0; j < kJoints; ++j) {
       qpos_[7 + j] = nominalJointAngles_[j] + noise(randomGenerator_);
       qvel_[6 + j] = noise(randomGenerator_);
     }
     world_->setState(qpos_, qvel_);
+    // Bent legs reach lower than the nominal stance: lift the robot until nothing starts in the floor.
+    placeAboveGround(*world_->model(), *world_->data(), spawnClearance_);
   }
 
   float step(const Eigen::Ref<EigenVec>& action) final {
@@ -87,6 +93,10 @@ class ENVIRONMENT : public RaisimGymEnv {
     // Tilt: the horizontal part of the world's z axis seen from the body, 0 when level.
     rewards_.record(orientationTerm_, rotation(2, 0) * rotation(2, 0) + rotation(2, 1) * rotation(2, 1));
     rewards_.record(jointSpeedTerm_, jointSpeedSquared / getSubsteps());
+    // Every episode starts facing +x; without this term a small turn each step adds up to a circle
+    // over 20 s, because forwardVel pays for x speed only and 4 s episodes hide the drift.
+    const double heading = yaw(rotation);
+    rewards_.record(headingTerm_, heading * heading);
     return rewards_.sum();
   }
 
@@ -100,6 +110,7 @@ class ENVIRONMENT : public RaisimGymEnv {
     ob.segment<3>(16) = world_->baseLinearVelocityInBodyFrame().cast<float>();
     ob.segment<3>(19) = world_->baseAngularVelocityInBodyFrame().cast<float>();
     ob.segment<12>(22) = qvel.tail<12>().cast<float>();
+    ob[34] = static_cast<float>(yaw(rotation));  // heading, so the policy can see that it turns
   }
 
   bool isTerminalState(float& terminalReward) final {
@@ -118,6 +129,9 @@ class ENVIRONMENT : public RaisimGymEnv {
  private:
   static constexpr const char* kLegs[4] = {"LF", "RF", "LH", "RH"};
 
+  // Rotation about the world z axis, in (-pi, pi].
+  static double yaw(const Eigen::Matrix3d& rotation) { return std::atan2(rotation(1, 0), rotation(0, 0)); }
+
   bool isFootOrFloor(int geom) const {
     if (geom == floorGeom_) return true;
     for (int foot : footGeoms_)
@@ -126,14 +140,14 @@ class ENVIRONMENT : public RaisimGymEnv {
   }
 
   Eigen::VectorXd nominalJointAngles_, jointTarget_, zeroVelocity_, qpos_, qvel_;
-  double nominalBaseHeight_ = 0.55;
   double actionScale_ = 0.3;
   double resetNoise_ = 0.0;
+  double spawnClearance_ = 0.002;
   float terminalReward_ = -10.f;
   double velocityCap_ = 1.0;
   int floorGeom_ = 0;
   std::array<int, 4> footGeoms_{};
-  int forwardVelocityTerm_ = 0, torqueTerm_ = 0, aliveTerm_ = 0, orientationTerm_ = 0, jointSpeedTerm_ = 0;
+  int forwardVelocityTerm_ = 0, torqueTerm_ = 0, aliveTerm_ = 0, orientationTerm_ = 0, jointSpeedTerm_ = 0, headingTerm_ = 0;
 };
 
 }  // namespace raisim
