@@ -46,6 +46,7 @@ from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.io.checkpoint import load_checkpoint
 from raisimGymTorch.io.export import NormalizedPolicy
 from raisimGymTorch.runner import trainer
+from raisimGymTorch.runner.on_policy_runner import EVAL_SEED_OFFSET
 from raisimGymTorch.runner.training_config import parse_training_config
 from raisimGymTorch.viz import video
 
@@ -168,7 +169,7 @@ def evaluate(checkpoint_path: Path, episodes: int, threads: int) -> Evaluation:
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
     env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=episodes, num_threads=threads,
-                       seed=config.seed + trainer.EVAL_SEED_OFFSET, normalize_ob=False)
+                       seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
     try:
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
         env.reset()
@@ -214,7 +215,7 @@ def evaluate_long(checkpoint_path: Path, episodes: int, seconds: float, threads:
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
     config.cfg["environment"]["max_time"] = seconds
     env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=episodes, num_threads=threads,
-                       seed=config.seed + trainer.EVAL_SEED_OFFSET, normalize_ob=False)
+                       seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
     try:
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
         env.reset()
@@ -262,7 +263,7 @@ def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, 
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
     env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=1, num_threads=1,
-                       seed=config.seed + trainer.EVAL_SEED_OFFSET, normalize_ob=False)
+                       seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
     recorder = video.VideoRecorder(env.wrapper.getModelFile(), width=400, height=300, shadows=True)
     import mujoco  # after video.select_gl_backend has chosen the GL backend
 
