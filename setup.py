@@ -3,6 +3,9 @@
 MuJoCo's headers and library, pybind11 and Eigen all come from pip packages; CMake is told where
 Python found them. The CMake build folder persists under build/, so after editing one
 Environment.hpp only that environment recompiles. `RSG_ENVS=a,b` limits the build to those envs.
+The toolkit module `_toolkit` (env/toolkit_module.cpp: terrain, height scan, curriculum for Python) is
+built beside them by a full build, or when RSG_ENVS names it; it is not an env folder, so env_names()
+never lists it, and `RSG_ENVS=my_env` builds my_env alone.
 """
 import hashlib
 import importlib.util
@@ -16,6 +19,7 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 ENVS_DIR = ROOT / "raisimGymTorch" / "env" / "envs"
+TOOLKIT_MODULE = "_toolkit"
 
 
 def package_dir(name: str) -> Path:
@@ -35,7 +39,9 @@ def mujoco_library_version(mujoco_dir: Path) -> str:
 
 def env_names() -> list[str]:
     """Env folders (or symlinks to folders) that hold an Environment.hpp."""
-    selected = [name for name in os.environ.get("RSG_ENVS", "").split(",") if name]
+    selected = [name for name in os.environ.get("RSG_ENVS", "").split(",") if name and name != TOOLKIT_MODULE]
+    if os.environ.get("RSG_ENVS") and not selected:
+        return []  # RSG_ENVS=_toolkit: the toolkit module alone
     found = sorted(p.name for p in ENVS_DIR.iterdir() if p.is_dir() and (p / "Environment.hpp").is_file())
     unknown = sorted(set(selected) - set(found))
     if unknown:
@@ -82,7 +88,14 @@ class CMakeBuild(build_ext):
             (folder / "MUJOCO_VERSION").write_text(built_against + "\n")
 
 
+def module_names() -> list[str]:
+    """The env modules to build, plus the toolkit module unless RSG_ENVS selects envs without naming it."""
+    selected = [name for name in os.environ.get("RSG_ENVS", "").split(",") if name]
+    toolkit = [TOOLKIT_MODULE] if not selected or TOOLKIT_MODULE in selected else []
+    return [*env_names(), *toolkit]
+
+
 setup(
-    ext_modules=[Extension(f"raisimGymTorch.env.bin.{name}", sources=[]) for name in env_names()],
+    ext_modules=[Extension(f"raisimGymTorch.env.bin.{name}", sources=[]) for name in module_names()],
     cmdclass={"build_ext": CMakeBuild},
 )
