@@ -39,7 +39,7 @@ def split_log(log: DriveLog, validation_share: float) -> tuple[DriveLog, DriveLo
 
 
 def fit_network(log: DriveLog, history: int = 3, lag: int = 2, hidden: tuple[int, ...] = (32, 32), epochs: int = 300,
-                validation_share: float = 0.2, seed: int = 0, pd_gains: tuple[float, float, float] = (80.0, 2.0, 80.0),
+                validation_share: float = 0.2, seed: int = 0, batch: int = 4096, pd_gains: tuple[float, float, float] = (80.0, 2.0, 80.0),
                 print_function=print) -> tuple[ActuatorNetwork, FitReport]:
     """Trains with Adam on mini-batches; returns the network and its held-out report."""
     torch.manual_seed(seed)
@@ -52,7 +52,6 @@ def fit_network(log: DriveLog, history: int = 3, lag: int = 2, hidden: tuple[int
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
     x, y = torch.from_numpy(train_x), torch.from_numpy(train_y)
     vx, vy = torch.from_numpy(valid_x), torch.from_numpy(valid_y)
-    batch = 4096
     for epoch in range(epochs):
         order = torch.randperm(len(x))
         for start in range(0, len(x), batch):
