@@ -1,4 +1,4 @@
-// raisimGymTorch.env.bin._toolkit: the C++ toolkit components (terrain, height scan, terrain curriculum)
+// raisimGymTorch.env.bin._toolkit: the C++ toolkit components (terrain, height scan, terrain curriculum, actuator network)
 // as Python objects, so that tests, previews and benchmarks run the same code the environments run.
 // This file is only the boundary: it converts and checks Python values and calls the headers.
 #include <pybind11/numpy.h>
@@ -17,6 +17,7 @@
 
 #include "Config.hpp"
 #include "terrain/HeightScan.hpp"
+#include "toolkit_actuator.hpp"
 #include "terrain/Terrain.hpp"
 #include "terrain/TerrainCurriculum.hpp"
 #include "terrain/TerrainParameters.hpp"
@@ -188,7 +189,8 @@ py::dict leggedRollout(const std::string& xmlPath, const raisim::Terrain* terrai
 }  // namespace
 
 PYBIND11_MODULE(_toolkit, module) {
-  module.doc() = "raisimGymTorch's C++ toolkit components: terrain, height scan, terrain curriculum";
+  module.doc() = "raisimGymTorch's C++ toolkit components: terrain, height scan, terrain curriculum, actuator network";
+  raisim::bindActuator(module);
 
   py::class_<raisim::Terrain, std::shared_ptr<raisim::Terrain>>(module, "Terrain")
       .def(py::init([](const py::object& cfg, std::uint64_t seed, const std::string& source) {
