@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO_ROOT, build_envs, build_log, copy_repository
 
@@ -86,6 +87,17 @@ for name in ("walker", "boxbot"):
     out[name] = {"num_obs": env.num_obs, "num_acts": env.num_acts, "first": first.tolist(),
                  "last": env.observe(False).tolist(), "rewards": rewards, "dones": dones, "truncated": truncated,
                  "reward_names": env.reward_names, "base_height": cfg["environment"]["base_height"]}
+    env.close()
+
+# With the torque model the action is the motors' control: +1 and -1 must end in different poses.
+out["torque_model_joint_angles"] = []
+for sign in (1.0, -1.0):
+    cfg = load_cfg(ENVS_DIR / "walker" / "cfg.yaml")
+    cfg["environment"]["actuator"] = {"model": "torque"}
+    env = make_vec_env("walker", cfg, num_envs=1, num_threads=1, normalize_ob=False)
+    for _ in range(20):
+        env.step(np.full((1, env.num_acts), sign, np.float32))
+    out["torque_model_joint_angles"].append(env.observe(False)[0, 10:10 + env.num_acts].tolist())
     env.close()
 
 cfg = load_cfg(ENVS_DIR / "walker" / "cfg.yaml")
@@ -183,6 +195,12 @@ def test_base_contact_ends_the_episode_as_a_failure(exercised):
     assert first_done < 20
     assert not any(boxbot["truncated"][first_done])
     assert all(reward <= -9.0 for reward in boxbot["rewards"][first_done]), "the terminal reward -10 is paid"
+
+
+@pytest.mark.slow
+def test_torque_actions_move_the_joints(exercised):
+    plus, minus = np.array(exercised["torque_model_joint_angles"])
+    assert np.abs(plus - minus).min() > 1e-3, "every joint responds to the sign of its torque"
 
 
 @pytest.mark.slow

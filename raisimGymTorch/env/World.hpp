@@ -1,5 +1,5 @@
-// The robot-facing layer over MuJoCo: load a model, read and set the state, drive joints with PD
-// control, look up bodies and contacts by name.
+// The robot-facing layer over MuJoCo: load a model, read and set the state, drive joints through an
+// Actuation (PD, DC-motor PD, actuator network or direct torque), look up bodies and contacts by name.
 //
 // One World is one environment's simulation. Worlds built from the same file share one read-only
 // mjModel; each owns its mjData. model() and data() hand out the raw MuJoCo objects for anything
@@ -23,6 +23,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "actuation/Actuation.hpp"
 
 #ifdef __linux__
 #include <sys/resource.h>
@@ -223,10 +225,10 @@ class World {
         model_(loadModel(modelFile, simulationDt)),
         data_(detail::makeData(model_.get(), modelFile)) {
     const int nu = model_->nu;
-    kp_ = Eigen::VectorXd::Zero(nu);
-    kd_ = Eigen::VectorXd::Zero(nu);
-    positionTarget_ = Eigen::VectorXd::Zero(nu);
+    command_ = Eigen::VectorXd::Zero(nu);
     velocityTarget_ = Eigen::VectorXd::Zero(nu);
+    jointPosition_ = Eigen::VectorXd::Zero(nu);
+    jointVelocity_ = Eigen::VectorXd::Zero(nu);
     torque_ = Eigen::VectorXd::Zero(nu);
     for (int i = 0; i < nu; ++i) {
       const int joint = model_->actuator_trnid[2 * i];
@@ -268,61 +270,73 @@ class World {
     Eigen::Map<Eigen::VectorXd>(data_->qpos, model_->nq) = qpos;
     Eigen::Map<Eigen::VectorXd>(data_->qvel, model_->nv) = qvel;
     mj_forward(model_.get(), data_.get());
+    if (actuation_ != nullptr) actuation_->reset();  // a new episode: drive models with memory forget the last
   }
 
-  // Proportional and derivative gains, one per actuator (actuator order). Every actuator must drive
-  // a hinge or slide joint.
+  // The joint map: for actuator i, the qpos and qvel addresses of the hinge or slide joint it drives, or -1
+  // when it drives something else (a tendon, a ball joint).
+  const std::vector<int>& actuatedQpos() const { return actuatedQpos_; }
+  const std::vector<int>& actuatedDof() const { return actuatedDof_; }
+
+  // How commands become torques (env/actuation/): TorqueActuation, PdActuation, NetworkActuation, usually
+  // from the cfg with actuationFromConfig. Every model but torque needs each actuator to drive a hinge or
+  // slide joint.
+  void setActuation(std::unique_ptr<Actuation> actuation) {
+    if (actuation == nullptr) throw std::invalid_argument("setActuation needs an actuation");
+    if (actuation->tracksPositionTarget())
+      for (int i = 0; i < model_->nu; ++i)
+        if (actuatedQpos_[i] < 0)
+          throw std::invalid_argument("actuator " + std::to_string(i) + " does not drive a hinge or slide joint, so the '" +
+                                      actuation->name() + "' actuator model cannot drive it");
+    actuation_ = std::move(actuation);
+    actuation_->reset();
+  }
+  const Actuation* actuation() const { return actuation_.get(); }
+
+  // PD control with these gains, one per actuator (actuator order); the original API's shortcut for
+  // setActuation(std::make_unique<PdActuation>(kp, kd)).
   void setPdGains(const Eigen::VectorXd& kp, const Eigen::VectorXd& kd) {
     requireActuatorSize(kp, "kp");
     requireActuatorSize(kd, "kd");
-    for (int i = 0; i < model_->nu; ++i)
-      if (actuatedQpos_[i] < 0)
-        throw std::invalid_argument("actuator " + std::to_string(i) + " does not drive a hinge or slide joint, so it cannot be PD-controlled");
-    kp_ = kp;
-    kd_ = kd;
+    setActuation(std::make_unique<PdActuation>(kp, kd));
   }
 
   // Joint position and velocity targets, one per actuator.
   void setPdTarget(const Eigen::VectorXd& position, const Eigen::VectorXd& velocity) {
     requireActuatorSize(position, "position target");
     requireActuatorSize(velocity, "velocity target");
-    positionTarget_ = position;
+    command_ = position;
     velocityTarget_ = velocity;
   }
 
-  // A DC-motor torque-speed limit: the torque available in the direction of motion falls linearly
-  // from `saturationTorque` at rest to zero at `noLoadSpeed`, and never exceeds `torqueLimit`.
-  // Without it, PD control in simulation spins joints far faster than real drives can.
-  void setMotorModel(double saturationTorque, double torqueLimit, double noLoadSpeed) {
-    if (!(saturationTorque > 0 && torqueLimit > 0 && noLoadSpeed > 0))
-      throw std::invalid_argument("motor model parameters must be positive");
-    saturationTorque_ = saturationTorque;
-    torqueLimit_ = torqueLimit;
-    noLoadSpeed_ = noLoadSpeed;
+  // The command of every actuator: a joint position target, or with the torque model the control itself.
+  void setActuatorCommand(const Eigen::VectorXd& command) {
+    requireActuatorSize(command, "actuator command");
+    command_ = command;
   }
 
-  // One physics step: PD torques from the current state into ctrl, then mj_step.
+  // One physics step: the actuation's torques from the current state into ctrl, then mj_step.
   void integrate() {
     const mjModel* m = model_.get();
     mjData* d = data_.get();
+    if (actuation_ == nullptr && m->nu > 0)
+      throw std::logic_error("World::integrate: no actuation chosen, so the actuators would apply nothing; call "
+                             "setPdGains or setActuation (actuationFromConfig reads the cfg's 'actuator' block), or "
+                             "write data()->ctrl yourself and call mj_step");
     for (int i = 0; i < m->nu; ++i) {
-      if (actuatedQpos_[i] < 0) continue;
-      const double q = d->qpos[actuatedQpos_[i]];
-      const double qdot = d->qvel[actuatedDof_[i]];
-      double tau = kp_[i] * (positionTarget_[i] - q) + kd_[i] * (velocityTarget_[i] - qdot);
-      if (noLoadSpeed_ > 0) {
-        const double upper = std::clamp(saturationTorque_ * (1.0 - qdot / noLoadSpeed_), 0.0, torqueLimit_);
-        const double lower = std::clamp(saturationTorque_ * (-1.0 - qdot / noLoadSpeed_), -torqueLimit_, 0.0);
-        tau = std::clamp(tau, lower, upper);
-      }
-      if (m->actuator_ctrllimited[i]) tau = std::clamp(tau, m->actuator_ctrlrange[2 * i], m->actuator_ctrlrange[2 * i + 1]);
-      torque_[i] = tau;
-      d->ctrl[i] = tau;
+      jointPosition_[i] = actuatedQpos_[i] < 0 ? 0.0 : d->qpos[actuatedQpos_[i]];
+      jointVelocity_[i] = actuatedDof_[i] < 0 ? 0.0 : d->qvel[actuatedDof_[i]];
+    }
+    if (m->nu > 0) actuation_->compute({command_, velocityTarget_, jointPosition_, jointVelocity_}, torque_);
+    for (int i = 0; i < m->nu; ++i) {
+      if (m->actuator_ctrllimited[i])
+        torque_[i] = std::clamp(torque_[i], m->actuator_ctrlrange[2 * i], m->actuator_ctrlrange[2 * i + 1]);
+      d->ctrl[i] = torque_[i];
     }
     mj_step(m, d);
   }
 
-  // Torques the PD controller applied in the last integrate(), one per actuator.
+  // The control every actuator applied in the last integrate() (a torque for gear-1 motors).
   const Eigen::VectorXd& jointTorque() const { return torque_; }
 
   // Id of the body / geom named `name`; an unknown name is an error listing the model's names.
@@ -401,9 +415,9 @@ class World {
   std::string modelFile_;
   std::shared_ptr<const mjModel> model_;
   std::unique_ptr<mjData, detail::DataDeleter> data_;
-  Eigen::VectorXd kp_, kd_, positionTarget_, velocityTarget_, torque_;
+  std::unique_ptr<Actuation> actuation_;
+  Eigen::VectorXd command_, velocityTarget_, jointPosition_, jointVelocity_, torque_;
   std::vector<int> actuatedQpos_, actuatedDof_;
-  double saturationTorque_ = 0, torqueLimit_ = 0, noLoadSpeed_ = 0;
 };
 
 }  // namespace raisim

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "RaisimGymEnv.hpp"
+#include "actuation/ActuationFromConfig.hpp"
 #include "sim/GroundClearance.hpp"
 
 namespace raisim {
@@ -20,6 +21,8 @@ namespace raisim {
 class ENVIRONMENT : public RaisimGymEnv {
  public:
   static constexpr int kJoints = 12;
+  // ANYdrive's published limits: 80 N m peak, 7.5 rad/s, the torque-speed line through 120 N m at rest.
+  static constexpr DcMotorLimit kAnydrive{120.0, 80.0, 7.5};
 
   ENVIRONMENT(const std::string& resourceDir, const Config& cfg, bool visualizable)
       : RaisimGymEnv(resourceDir, cfg) {
@@ -30,10 +33,10 @@ class ENVIRONMENT : public RaisimGymEnv {
     nominalJointAngles_.resize(kJoints);
     nominalJointAngles_ << 0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8;
 
-    world_->setPdGains(Eigen::VectorXd::Constant(kJoints, cfg["p_gain"].as<double>()),
-                       Eigen::VectorXd::Constant(kJoints, cfg["d_gain"].as<double>()));
-    // ANYdrive limits: 80 N m, 7.5 rad/s (saturation 120 N m in the DC-motor model).
-    world_->setMotorModel(120.0, 80.0, 7.5);
+    // How the joint targets become torques: cfg block `actuator` (dc_motor unless it says otherwise).
+    DriveParameters drive{Eigen::VectorXd::Constant(kJoints, cfg["p_gain"].as<double>()),
+                          Eigen::VectorXd::Constant(kJoints, cfg["d_gain"].as<double>()), kAnydrive};
+    world_->setActuation(actuationFromConfig(cfg, "dc_motor", drive, kJoints, resourceDir_));
     actionScale_ = cfg["action_std"].as<double>();
     resetNoise_ = cfg.get<double>("reset_noise", 0.0);
     spawnClearance_ = cfg.get<double>("spawn_clearance", 0.002);
