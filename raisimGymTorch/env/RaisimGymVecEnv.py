@@ -64,6 +64,16 @@ class RaisimGymVecEnv:
         """Starts a new episode in every environment."""
         self.wrapper.reset()
 
+    def randomize_episode_progress(self, seed: int) -> None:
+        """Makes env i's current episode count as already k steps old, k uniform in [0, time limit) from ``seed + i``.
+
+        The trainer calls it once on its training envs (cfg ``random_episode_start``, on unless false), so that
+        envs do not all reset on the same step; evaluations keep whole episodes.
+        """
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+        self.wrapper.randomizeEpisodeProgress(int(seed))
+
     def observe(self, update_statistics: bool = True) -> np.ndarray:
         """Observations of all environments, normalized if enabled.
 

@@ -14,6 +14,7 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,7 +42,7 @@ class VectorizedEnvironment {
     numThreads_ = readThreadCount();
     const bool render = cfg_.get<bool>("render", false);
     // Read by the Python runner, not by C++.
-    cfg_.markRead({"eval_every_n", "record_video"});
+    cfg_.markRead({"eval_every_n", "record_video", "random_episode_start"});
 
     environments_.reserve(numEnvs_);
     for (int i = 0; i < numEnvs_; ++i) {
@@ -147,6 +148,18 @@ class VectorizedEnvironment {
   // env i gets seed + i, so the same seed reproduces every environment whatever the thread count.
   void setSeed(int seed) {
     for (int i = 0; i < numEnvs_; ++i) environments_[i]->setSeed(seed + i);
+  }
+
+  // Makes env i's current episode count as already k steps old, k drawn uniformly from [0, time limit) with
+  // seed + i. Without it every env resets on the same step: a rollout sees all first steps at once and the
+  // average reward swings with the episode clock (legged_gym draws the same random initial episode length).
+  // A no-op without a time limit.
+  void randomizeEpisodeProgress(int seed) {
+    if (maxEpisodeSteps_ == std::numeric_limits<long long>::max()) return;
+    for (int i = 0; i < numEnvs_; ++i) {
+      std::mt19937_64 generator(static_cast<std::uint64_t>(static_cast<long long>(seed) + i));
+      episodeSteps_[i] = std::uniform_int_distribution<long long>(0, maxEpisodeSteps_ - 1)(generator);
+    }
   }
 
   void setNormalization(bool enabled, float clip) {

@@ -385,6 +385,8 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
       .def("getDivergedResets",
            [](Module& self) { return withLock(self, [](Vectorized& env) { return env.getDivergedResets(); }); })
       .def("getMaxEpisodeSteps", [](Module& self) { return self.env().getMaxEpisodeSteps(); })
+      .def("randomizeEpisodeProgress",
+           [](Module& self, int seed) { withLock(self, [&](Vectorized& env) { env.randomizeEpisodeProgress(seed); }); })
       .def("getControlTimeStep", [](Module& self) { return self.env().environment(0).getControlTimeStep(); })
       .def("getSimulationTimeStep", [](Module& self) { return self.env().environment(0).getSimulationTimeStep(); });
 }

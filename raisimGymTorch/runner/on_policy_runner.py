@@ -113,6 +113,12 @@ class OnPolicyRunner:
         self.env = make_vec_env(self.env_name, config.cfg, config.source, num_envs=env_count,
                                 num_threads=env_threads, seed=self.seed + self.env_offset)
         self._cleanup.callback(self.env.close)
+        random_start = config.cfg["environment"].get("random_episode_start", True)
+        if not isinstance(random_start, bool):
+            raise ValueError(f"{config.source}: environment.random_episode_start must be true or false, "
+                             f"got {random_start!r}")
+        if random_start:
+            self.env.randomize_episode_progress(self.seed + self.env_offset)
         self.num_steps = (options.steps_per_iteration or config.ppo.steps_per_env
                           or int(self.env.wrapper.getMaxEpisodeSteps()))
         if self.num_steps >= NO_TIME_LIMIT:

@@ -331,3 +331,23 @@ def test_save_and_load_scaling_round_trip(make_anymal, tmp_path):
     np.testing.assert_array_equal(fresh.observe(update_statistics=False), trained.observe(update_statistics=False))
     fresh.load_scaling(tmp_path, 200, count=1e5)
     assert fresh.get_statistics()[2] == 1e5
+
+
+def test_random_episode_progress_spreads_the_time_limits(make_anymal):
+    def truncation_steps(seed: int) -> list[list[int]]:
+        env = make_anymal(num_envs=16, max_time=0.1, reset_noise=0.0)  # 10 steps per episode
+        env.randomize_episode_progress(seed)
+        ends = [[] for _ in range(16)]
+        for step in range(1, 21):
+            env.step(zeros(env))
+            for i in np.flatnonzero(env.truncated):
+                ends[i].append(step)
+        return ends
+
+    ends = truncation_steps(seed=5)
+    first = [env_ends[0] for env_ends in ends]
+    assert all(1 <= step <= 10 for step in first), "every first episode ends within the time limit"
+    assert len(set(first)) >= 5, f"the envs no longer reset in lockstep: {first}"
+    assert all(env_ends[1:] == [env_ends[0] + 10] for env_ends in ends), "then whole 10-step episodes follow"
+    assert truncation_steps(seed=5) == ends, "the spread is reproduced by the seed"
+    assert truncation_steps(seed=6) != ends
