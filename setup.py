@@ -8,13 +8,20 @@ built beside them by a full build, or when RSG_ENVS names it; it is not an env f
 never lists it, and `RSG_ENVS=my_env` builds my_env alone.
 """
 import hashlib
+import importlib
 import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import Extension, setup
+import setuptools
+
+# pyproject.toml's `license = "MIT"` (PEP 639) needs setuptools 77; older ones fail on it with a schema error.
+if tuple(int(part) for part in setuptools.__version__.split(".")[:2] if part.isdigit()) < (77,):
+    sys.exit(f"raisimGymTorch build: setuptools {setuptools.__version__} is too old; pip install 'setuptools>=77'")
+
+from setuptools import Extension, setup  # noqa: E402
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
@@ -27,6 +34,12 @@ def package_dir(name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         sys.exit(f"raisimGymTorch build: the Python package '{name}' is missing; pip install {name}")
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def require_package(name: str):
+    """The Python package `name`, or an exit that says how to install it."""
+    package_dir(name)
+    return importlib.import_module(name)
 
 
 def mujoco_library_version(mujoco_dir: Path) -> str:
@@ -56,7 +69,7 @@ class CMakeBuild(build_ext):
         super().run()
 
     def build_extensions(self) -> None:
-        import pybind11
+        pybind11 = require_package("pybind11")
 
         # build_lib/, or the source tree for --inplace; editable installs copy from build_lib/.
         output_dir = Path(self.get_ext_fullpath(self.extensions[0].name)).parent

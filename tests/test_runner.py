@@ -242,3 +242,10 @@ def test_console_shows_episode_return_length_and_eta_and_the_onnx_notice_once(tm
         "[export] ONNX export needs the onnx package; exporting TorchScript only"]
     assert not [w for w in recwarn if "onnx" in str(w.message).lower()]
     assert not list((tmp_path / "data").rglob("*.onnx"))
+
+
+def test_log_dir_chooses_where_runs_are_written(tmp_path):
+    cfg = write_cfg(tmp_path)
+    assert trainer.main("rsg_anymal", cfg, ["--iterations", "1", "--log-dir", str(tmp_path / "my_runs")]) == 0
+    runs = list((tmp_path / "my_runs" / "rsg_anymal").iterdir())
+    assert len(runs) == 1 and (runs[0] / "full_1.pt").is_file()

@@ -101,6 +101,8 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
                         help="iterations to run (default: until Ctrl-C, which saves a checkpoint first)")
     parser.add_argument("--num-envs", type=int, default=None, help="override environment.num_envs")
     parser.add_argument("--seed", type=int, default=None, help="override the cfg's seed")
+    parser.add_argument("--log-dir", default=None, metavar="FOLDER",
+                        help="parent of the <env>/<timestamp> run folders (default raisimGymTorch/data)")
     parser.add_argument("--render", action="store_true",
                         help="show evaluation episodes live in the browser (also: environment.render: True)")
     parser.add_argument("--host", default="127.0.0.1", help="address the live viewer binds (default 127.0.0.1)")
@@ -134,7 +136,7 @@ def main(env_name: str, cfg_path: str | Path, argv: Sequence[str] | None = None)
     try:
         group = Distributed.from_environment(args.dist_timeout, args.dist_backend)
         result = train(env_name, cfg_path, mode=args.mode, weight=args.weight or None, iterations=args.iterations,
-                       num_envs=args.num_envs, seed=args.seed, distributed=group,
+                       num_envs=args.num_envs, seed=args.seed, run_root=args.log_dir, distributed=group,
                        render=True if args.render else None, viewer_address=(args.host, args.port))
     except (OSError, ValueError, FloatingPointError, DistributedError) as error:
         named = group.world_size == 1 or isinstance(error, DistributedError)  # a DistributedError names its rank
