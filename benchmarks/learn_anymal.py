@@ -49,6 +49,7 @@ from raisimGymTorch.runner import trainer
 from raisimGymTorch.runner.on_policy_runner import EVAL_SEED_OFFSET
 from raisimGymTorch.runner.training_config import parse_training_config
 from raisimGymTorch.viz import video
+from raisimGymTorch.viz.model_source import simulated_model
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_NAME = "rsg_anymal"
@@ -264,7 +265,7 @@ def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, 
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
     env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=1, num_threads=1,
                        seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
-    recorder = video.VideoRecorder(env.wrapper.getModelFile(), width=400, height=300, shadows=True)
+    recorder = video.VideoRecorder(simulated_model(env), width=400, height=300, shadows=True)
     import mujoco  # after video.select_gl_backend has chosen the GL backend
 
     side = mujoco.MjvCamera()  # from the robot's right, following the base: legs in profile

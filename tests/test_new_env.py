@@ -70,7 +70,10 @@ MISSING_MESH_MJCF = """\
 # PPO iterations, and prints one JSON object.
 EXERCISE = r"""
 import copy, json, sys
+from pathlib import Path
 import numpy as np
+from raisimGymTorch.viz import video
+GL = video.select_gl_backend() is not None  # before anything imports mujoco
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.runner import trainer
 from ruamel.yaml import YAML
@@ -88,6 +91,32 @@ for name in ("walker", "boxbot"):
                  "last": env.observe(False).tolist(), "rewards": rewards, "dones": dones, "truncated": truncated,
                  "reward_names": env.reward_names, "base_height": cfg["environment"]["base_height"]}
     env.close()
+
+# Renderers draw the simulated model: for the URDF robot, with the base, floor and motors C++ added to it.
+from raisimGymTorch.viz.model_source import as_model, simulated_model
+cfg = load_cfg(ENVS_DIR / "boxbot" / "cfg.yaml")
+env = make_vec_env("boxbot", cfg, num_envs=1, num_threads=1, normalize_ob=False)
+qpos, qvel = env.wrapper.getState(0)
+drawn, in_file = simulated_model(env), as_model(env.wrapper.getModelFile())
+out["urdf_render"] = {"state": [len(qpos), len(qvel)], "simulated": [drawn.nq, drawn.nv, drawn.nu],
+                      "file": [in_file.nq, in_file.nv, in_file.nu], "frames": 0,
+                      "gl": GL}
+if out["urdf_render"]["gl"]:
+    recorder = video.VideoRecorder(drawn, width=64, height=48)
+    for _ in range(3):
+        env.step(np.zeros((1, env.num_acts), np.float32))
+        recorder.capture(*env.wrapper.getState(0))
+    out["urdf_render"]["frames"] = len(recorder.frames)
+    recorder.close()
+env.close()
+if GL:  # the trainer's evaluation video of the URDF env
+    cfg["record_video"] = True
+    cfg["environment"].update(num_envs=4, num_threads=1, max_time=0.1, eval_every_n=1)
+    cfg["architecture"] = {"policy_net": [8], "value_net": [8]}
+    YAML(typ="safe", pure=True).dump(cfg, open(sys.argv[1] + "/boxbot.yaml", "w"))
+    trainer.train("boxbot", sys.argv[1] + "/boxbot.yaml", run_root=sys.argv[1] + "/boxbot_runs", iterations=1,
+                  eval_envs=1, print_function=lambda line: None)
+    out["urdf_render"]["videos"] = len(list((Path(sys.argv[1]) / "boxbot_runs").rglob("*.mp4")))
 
 # With the torque model the action is the motors' control: +1 and -1 must end in different poses.
 out["torque_model_joint_angles"] = []
@@ -195,6 +224,18 @@ def test_base_contact_ends_the_episode_as_a_failure(exercised):
     assert first_done < 20
     assert not any(boxbot["truncated"][first_done])
     assert all(reward <= -9.0 for reward in boxbot["rewards"][first_done]), "the terminal reward -10 is paid"
+
+
+@pytest.mark.slow
+def test_renderers_draw_the_urdf_robot_as_simulated(exercised):
+    render = exercised["urdf_render"]
+    # The URDF file alone has no floating base and no motors: drawing it would misplace every joint.
+    assert render["file"] != render["simulated"]
+    assert render["simulated"][:2] == render["state"], "the drawn model takes the simulated state"
+    assert render["simulated"][2] == 2, "with the motors C++ added"
+    assert render["frames"] == (3 if render["gl"] else 0), "with OpenGL, the video of a URDF env records"
+    if render["gl"]:
+        assert render["videos"] >= 1, "the trainer's evaluation filmed the URDF env"
 
 
 @pytest.mark.slow

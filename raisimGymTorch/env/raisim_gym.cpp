@@ -375,6 +375,16 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
              if (world == nullptr) throw std::runtime_error("this environment has no world");
              return world->modelFile();
            })
+      .def("getModelBinary",
+           [](Module& self) {
+             const World* world = self.env().environment(0).getWorld();
+             if (world == nullptr) throw std::runtime_error("this environment has no world");
+             // The compiled model (a URDF's added base, floor and motors included) in MuJoCo's MJB format, so
+             // that renderers draw exactly what is simulated.
+             std::string bytes(static_cast<std::size_t>(mj_sizeModel(world->model())), '\0');
+             mj_saveModel(world->model(), nullptr, bytes.data(), static_cast<int>(bytes.size()));
+             return py::bytes(bytes);
+           })
       .def("curriculumUpdate", [](Module& self) { withoutGil(self, [&] { self.env().curriculumUpdate(); }); })
       .def("close", &Module::close)
       .def_property_readonly("closed", &Module::closed)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
 
 from . import mujoco_window, video
+from .model_source import simulated_model
 
 if TYPE_CHECKING:
     from .viewer import LiveViewer
@@ -38,23 +39,22 @@ class EpisodeView:
         self.viewer: LiveViewer | None = None
         self.window: mujoco_window.MujocoWindow | None = None
         self.every, self.fps = video.frame_stride(self.control_dt)
-        model_file = env.wrapper.getModelFile()
         try:
             # The recorder first: select_gl_backend must run before this process first imports mujoco.
             if record_video:
                 if video.select_gl_backend() is None:
                     video.report_unavailable_once(print_function)
                 else:
-                    self.recorder = video.VideoRecorder(model_file, every=self.every)
+                    self.recorder = video.VideoRecorder(simulated_model(env), every=self.every)
             if live_viewer is not None:
                 from .viewer import LiveViewer  # viser is imported only when asked for
 
-                self.viewer = LiveViewer(model_file, host=live_viewer[0], port=live_viewer[1])
+                self.viewer = LiveViewer(simulated_model(env), host=live_viewer[0], port=live_viewer[1])
             if mujoco_viewer:
                 reason = mujoco_window.unavailable_reason()
                 if reason is not None:
                     raise mujoco_window.WindowUnavailable(reason)
-                self.window = mujoco_window.MujocoWindow(model_file, self.control_dt)
+                self.window = mujoco_window.MujocoWindow(simulated_model(env), self.control_dt)
         except BaseException:
             self.close()
             raise

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import video
+from .model_source import as_model
 
 NO_DISPLAY_MESSAGE = ("MuJoCo's viewer needs a display (neither DISPLAY nor WAYLAND_DISPLAY is set); "
                       "--render shows the policy in a browser instead")
@@ -64,19 +65,19 @@ class MujocoWindow:
     """A passive MuJoCo viewer window that shows states handed to it, one per control step, at real time.
 
     Args:
-        model_file: The env's model (``impl.getModelFile()``).
+        model: What to show: ``simulated_model(env)`` for an env, or an MJCF/URDF file.
         control_dt: Seconds of simulated time between two `show` calls; `show` sleeps to keep that pace.
 
     Raises:
         WindowUnavailable: There is no display (check `unavailable_reason` first: a broken one ends the process).
     """
 
-    def __init__(self, model_file: str | Path, control_dt: float) -> None:
+    def __init__(self, model: mujoco.MjModel | str | Path, control_dt: float) -> None:
         if display_name() is None:
             raise WindowUnavailable(NO_DISPLAY_MESSAGE)
         import mujoco.viewer
 
-        self.model = mujoco.MjModel.from_xml_path(str(model_file))
+        self.model = as_model(model)
         self.data = mujoco.MjData(self.model)
         self.control_dt = float(control_dt)
         # The viewer draws from a thread of its own; `close` joins it, since the interpreter crashes if that thread

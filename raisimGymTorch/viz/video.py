@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .model_source import as_model
+
 GL_BACKENDS = ("egl", "osmesa")
 GL_PACKAGES_HINT = "on Debian/Ubuntu: apt-get install libegl1 libopengl0 libgl1-mesa-dri (EGL) or libosmesa6 (OSMesa)"
 
@@ -113,7 +115,7 @@ def set_state(model: Any, data: Any, qpos: np.ndarray, qvel: np.ndarray) -> None
     The env's own mjData lives in C++; this copy of ``getState(i)`` is what films and windows draw.
 
     Args:
-        model: The ``mujoco.MjModel`` of the env's model file (``getModelFile()``).
+        model: The ``mujoco.MjModel`` the env simulates (``simulated_model(env)``).
         data: An ``MjData`` of `model`.
         qpos, qvel: From ``getState(i)``.
     """
@@ -138,7 +140,7 @@ class VideoRecorder:
     """Renders states of one MuJoCo model into frames and writes them as an mp4.
 
     Args:
-        model_file: The env's model (``impl.getModelFile()``).
+        model: What to film: ``simulated_model(env)`` for an env, or an MJCF/URDF file.
         width, height: Frame size in pixels; multiples of 16 keep ffmpeg from resizing.
         camera: A camera of the model to film from; if the model has none of that name, a camera tracks body 1.
         every: Render only every `every`-th captured state (e.g. 3 at a 0.01 s control step gives 33 fps).
@@ -148,14 +150,14 @@ class VideoRecorder:
         RuntimeError: No GL backend works (call `select_gl_backend` first to avoid this).
     """
 
-    def __init__(self, model_file: str | Path, width: int = 640, height: int = 480, camera: str = "track",
+    def __init__(self, model: mujoco.MjModel | str | Path, width: int = 640, height: int = 480, camera: str = "track",
                  every: int = 1, shadows: bool = False) -> None:
         if select_gl_backend() is None:
             raise RuntimeError(f"no OpenGL backend renders offscreen: {unavailable_reason()}")
         import mujoco  # after select_gl_backend has set MUJOCO_GL
 
         self._mujoco = mujoco
-        self.model = mujoco.MjModel.from_xml_path(str(model_file))
+        self.model = as_model(model)
         self.model.vis.global_.offwidth = max(self.model.vis.global_.offwidth, width)
         self.model.vis.global_.offheight = max(self.model.vis.global_.offheight, height)
         self.data = mujoco.MjData(self.model)

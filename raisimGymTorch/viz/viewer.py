@@ -6,7 +6,7 @@ server: open the printed URL, or forward the port (``ssh -L 8080:127.0.0.1:8080 
 
 Usage::
 
-    viewer = LiveViewer(env.wrapper.getModelFile(), port=8080)
+    viewer = LiveViewer(simulated_model(env), port=8080)
     viewer.update(qpos)                # after each step (EpisodeView does this for the runner and player)
     viewer.pace(control_dt)            # honours the page's Pause box and Speed slider
     viewer.close()
@@ -24,6 +24,7 @@ import mujoco
 import numpy as np
 import trimesh
 import viser
+from .model_source import as_model
 
 if TYPE_CHECKING:
     from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
@@ -107,22 +108,22 @@ class LiveViewer:
     `wait_if_paused` and `playback_speed`.
 
     Args:
-        model_file: MJCF (or URDF) file of the robot, e.g. ``vec_env.wrapper.getModelFile()``.
+        model: What to draw: ``simulated_model(vec_env)`` for an env, or an MJCF/URDF file.
         host: Interface to bind. The default serves this machine only.
         port: TCP port; 0 picks a free one (see `port`).
         follow: Start with the camera following the robot.
         verbose: Print the page's address.
 
     Raises:
-        ValueError: MuJoCo cannot load `model_file`.
+        ValueError: MuJoCo cannot load the file `model`.
         OSError: The port is already in use.
     """
 
-    def __init__(self, model_file: str | Path, host: str = "127.0.0.1", port: int = 8080, *,
+    def __init__(self, model: mujoco.MjModel | str | Path, host: str = "127.0.0.1", port: int = 8080, *,
                  follow: bool = True, verbose: bool = True) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer in [0, 65535], got {port!r}")
-        self._model = mujoco.MjModel.from_xml_path(str(model_file))
+        self._model = as_model(model)
         self._data = mujoco.MjData(self._model)
         self._closed = False
         self._last_tick: float | None = None
@@ -142,7 +143,7 @@ class LiveViewer:
         try:
             gui = self._server.gui
             gui.configure_theme(control_width="small", show_share_button=False)
-            gui.set_panel_label(Path(model_file).name)
+            gui.set_panel_label(Path(model).name if isinstance(model, (str, Path)) else "simulated model")
             self._paused_box = gui.add_checkbox("Pause", initial_value=False)
             self._speed_slider = gui.add_slider("Speed", min=0.1, max=4.0, step=0.1, initial_value=1.0)
             self._follow_box = gui.add_checkbox("Follow robot", initial_value=follow)
