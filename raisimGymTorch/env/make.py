@@ -33,15 +33,22 @@ def load_cfg(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"cfg file not found: {path}")
     try:
-        cfg = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"{path} is not UTF-8 text: {error}") from error
+    return parse_cfg(text, str(path))
+
+
+def parse_cfg(text: str, source: str) -> dict[str, Any]:
+    """The mapping in cfg.yaml text, read with the safe loader; a ValueError names `source`."""
+    try:
+        cfg = YAML(typ="safe", pure=True).load(text)
     except YAMLError as error:
-        raise ValueError(f"{path} is not valid YAML: {error}") from error
+        raise ValueError(f"{source} is not valid YAML: {error}") from error
     except RecursionError as error:
-        raise ValueError(f"{path} is nested too deeply to parse") from error
+        raise ValueError(f"{source} is nested too deeply to parse") from error
     if not isinstance(cfg, dict):
-        raise ValueError(f"{path} must hold a mapping with an 'environment:' section, got {type(cfg).__name__}")
+        raise ValueError(f"{source} must hold a mapping with an 'environment:' section, got {type(cfg).__name__}")
     return cfg
 
 

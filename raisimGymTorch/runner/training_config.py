@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from raisimGymTorch.algo.ppo import PPOConfig
+from raisimGymTorch.env.make import parse_cfg
 
 TOP_LEVEL_KEYS = ("seed", "record_video", "environment", "architecture", "algorithm", "resources")
 DEFAULT_EVAL_EVERY_N = 200
@@ -76,14 +74,7 @@ def parse_training_config(text: str, source: str = "cfg.yaml") -> TrainingConfig
     Raises:
         ValueError: Invalid YAML, an unknown key or a bad value; the message names the key and `source`.
     """
-    try:
-        cfg = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as error:
-        raise ValueError(f"{source} is not valid YAML: {error}") from error
-    except RecursionError as error:
-        raise ValueError(f"{source} is nested too deeply to parse") from error
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{source} must hold a mapping with an 'environment:' section, got {type(cfg).__name__}")
+    cfg = parse_cfg(text, source)
     for key in cfg:
         if key not in TOP_LEVEL_KEYS:
             raise ValueError(f"Unknown top-level key {key!r} in {source}. Valid keys: {', '.join(TOP_LEVEL_KEYS)}")
