@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "Config.hpp"
@@ -46,6 +47,14 @@ class RaisimGymEnv {
                                   std::to_string(static_cast<long long>(kMaxSubsteps)) +
                                   " physics steps per control step, got simulation_dt = " + std::to_string(simulation_dt_) +
                                   ", control_dt = " + std::to_string(control_dt_) + " (in " + cfg.source() + ")");
+    // Otherwise a fraction of a physics step would vanish: 0.0199 / 0.01 runs one 0.01 s substep per control
+    // step while the env reports a control period of 0.0199 s.
+    if (std::abs(substeps - std::round(substeps)) > 1e-6 * substeps) {
+      std::ostringstream message;
+      message << "cfg key 'control_dt' (" << control_dt_ << " s) must be a whole multiple of 'simulation_dt' ("
+              << simulation_dt_ << " s), got " << substeps << " physics steps per control step (in " << cfg.source() << ")";
+      throw std::invalid_argument(message.str());
+    }
     divergenceSpeed_ = cfg.get<double>("divergence_speed", kDefaultDivergenceSpeed);
     if (!(divergenceSpeed_ > 0))
       throw std::invalid_argument("cfg key 'divergence_speed' must be positive, got " +

@@ -35,6 +35,17 @@ def test_time_steps_whose_substep_count_is_not_an_int_are_rejected(times):
         make_vec_env("rsg_anymal", anymal_cfg(**times), num_envs=1, num_threads=1).close()
 
 
+def test_control_dt_that_is_not_a_multiple_of_simulation_dt_is_refused():
+    # 0.0199 / 0.01 used to run one 0.01 s physics step per control step while reporting 0.0199 s.
+    from conftest import anymal_cfg
+
+    from raisimGymTorch.env.make import make_vec_env
+
+    message = r"cfg key 'control_dt' \(0\.0199 s\) must be a whole multiple of 'simulation_dt' \(0\.01 s\), got 1\.99"
+    with pytest.raises(ValueError, match=message):
+        make_vec_env("rsg_anymal", anymal_cfg(control_dt=0.0199, simulation_dt=0.01), num_envs=1, num_threads=1)
+
+
 # MuJoCo reports a failed allocation through mju_error, whose default handler exits the process: World asks for
 # the memory itself first. RLIMIT_AS is known up front, so a num_envs far beyond it is refused before any env is
 # built; RLIMIT_DATA is not, so there the env that no longer fits is refused.
