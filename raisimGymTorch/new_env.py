@@ -1,9 +1,11 @@
 """Scaffolds a new environment: python -m raisimGymTorch.new_env NAME [--robot path.urdf|path.xml]
 
 Writes env/envs/NAME/ (Environment.hpp, cfg.yaml, runner.py, tester.py) from the templates in
-templates/new_env/ and copies the robot (ANYmal C by default) into rsc/NAME/. The environment
-walks the robot forward from the model's qpos0 pose; it compiles and trains as written, and is
-meant to be edited. Nothing is overwritten: an existing env folder or rsc/NAME is an error.
+templates/new_env/: a floating-base robot (a free joint first, or any URDF) gets the walking template, a planar or
+fixed-base robot the jointed_base/ one. A robot inside an installed Python package (e.g. gymnasium's models) is
+loaded from there through the cfg's `resources:`; any other is copied into rsc/NAME/. The environment moves the
+robot forward from the model's qpos0 pose; it compiles and trains as written, and is meant to be edited. Nothing
+is overwritten: an existing env folder or rsc/NAME is an error.
 """
 from __future__ import annotations
 
@@ -74,10 +76,15 @@ def load_robot(path: Path) -> mujoco.MjModel:
     return model
 
 
+def has_floating_base(model: mujoco.MjModel) -> bool:
+    return model.njnt > 0 and model.jnt_type[0] == int(mujoco.mjtJoint.mjJNT_FREE)
+
+
 def check_fits_template(model: mujoco.MjModel, path: Path) -> None:
-    if model.njnt == 0 or model.jnt_type[0] != int(mujoco.mjtJoint.mjJNT_FREE):
-        raise ValueError(f"'{path}': the template walks a floating-base robot, but the first joint is not a free "
-                         "joint (add <freejoint/> to the root body of the MJCF)")
+    if model.nbody < 2:
+        raise ValueError(f"'{path}' has no body below the world")
+    if not has_floating_base(model) and mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, 1) is None:
+        raise ValueError(f"'{path}': name the robot's root body (the template measures its forward speed by name)")
     if model.nu == 0:
         raise ValueError(f"'{path}' has no actuators: add a <motor joint=...> per joint the policy drives")
     one_dof = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
@@ -89,7 +96,7 @@ def check_fits_template(model: mujoco.MjModel, path: Path) -> None:
         if model.actuator_biastype[i] != int(mujoco.mjtBias.mjBIAS_NONE):
             raise ValueError(f"'{path}': actuator {name} is a servo; the template computes PD torques itself and "
                              "needs plain <motor> actuators")
-    if not np.any(model.geom_bodyid == 0):
+    if has_floating_base(model) and not np.any(model.geom_bodyid == 0):
         raise ValueError(f"'{path}' has no floor: add <geom type=\"plane\" size=\"0 0 1\"/> to <worldbody>")
 
 
@@ -123,6 +130,26 @@ def pd_gains(model: mujoco.MjModel, simulation_dt: float) -> tuple[float, float]
     p_gain = min(MAX_P_GAIN, 0.0625 * inertia / simulation_dt**2)
     d_gain = min(MAX_D_GAIN, 0.25 * inertia / simulation_dt)
     return float(f"{p_gain:.2g}"), float(f"{d_gain:.2g}")
+
+
+def default_actuator_model(model: mujoco.MjModel) -> str:
+    """torque for motors commanded in [-1, 1] (models like Gymnasium's, whose gears make the torque), else pd."""
+    normalized = all(model.actuator_ctrllimited[i] and -1.0 <= model.actuator_ctrlrange[i, 0]
+                     and model.actuator_ctrlrange[i, 1] <= 1.0 for i in range(model.nu))
+    return "torque" if normalized else "pd"
+
+
+def package_resources(robot: Path) -> tuple[str, str] | None:
+    """(package, folder) when `robot` lies inside an installed Python package: the cfg's `resources:` then finds
+    it there, so it is not copied. The package is the innermost folder with an __init__.py above the robot."""
+    for parent in robot.parents:
+        if (parent / "__init__.py").is_file():
+            top = parent
+            while (top.parent / "__init__.py").is_file():
+                top = top.parent
+            package = ".".join(parent.relative_to(top.parent).parts)
+            return package, robot.parent.relative_to(parent).as_posix() or "."
+    return None
 
 
 def references_other_files(path: Path) -> bool:
@@ -169,23 +196,36 @@ def create_env(name: str, robot: str | Path | None = None, *, package_dir: Path 
                          "(Environment.hpp names it in a string)")
     model = load_robot(robot)
     env_dir, rsc_dir = package_dir / "env" / "envs" / name, package_dir / "rsc" / name
+    resources = package_resources(robot) if robot != DEFAULT_ROBOT else None
+    floating = has_floating_base(model)
     try:
-        copied = copy_robot(robot, rsc_dir)
-        load_robot(copied)  # the copy must load on its own, e.g. find its meshes
+        if resources is None:
+            copied = copy_robot(robot, rsc_dir)
+            load_robot(copied)  # the copy must load on its own, e.g. find its meshes
+            robot_path, resources_line = f"{name}/{copied.name}", ""
+        else:
+            package, folder = resources
+            robot_path = robot.name
+            resources_line = f"resources: {{package: {package}, folder: {folder}}}  # the robot stays in its package\n"
         p_gain, d_gain = pd_gains(model, SIMULATION_DT)
         values = {
             "env_name": name,
             "robot_name": robot.stem,
-            "robot_file": copied.name,
+            "robot_path": robot_path,
+            "resources_line": resources_line,
             "robot_source": robot.name if robot == DEFAULT_ROBOT else str(robot),
-            "base_height": f"{nominal_base_height(model):.3f}",
+            "base_height": f"{nominal_base_height(model):.3f}" if floating else "",
+            "main_body": mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, 1) or "",
+            "actuator_model": default_actuator_model(model),
             "p_gain": p_gain,
             "d_gain": d_gain,
         }
         env_dir.mkdir(parents=True)
         for file_name in ENV_FILES:
-            text = (TEMPLATE_DIR / f"{file_name}.template").read_text()
-            (env_dir / file_name).write_text(Template(text).substitute(values))
+            template = TEMPLATE_DIR / f"{file_name}.template"
+            if not floating and (TEMPLATE_DIR / "jointed_base" / template.name).is_file():
+                template = TEMPLATE_DIR / "jointed_base" / template.name
+            (env_dir / file_name).write_text(Template(template.read_text()).substitute(values))
     except BaseException:
         shutil.rmtree(env_dir, ignore_errors=True)
         shutil.rmtree(rsc_dir, ignore_errors=True)
@@ -196,7 +236,7 @@ def create_env(name: str, robot: str | Path | None = None, *, package_dir: Path 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m raisimGymTorch.new_env", description=__doc__.split("\n")[0])
     parser.add_argument("name", help="the new env's name, e.g. my_robot")
-    parser.add_argument("--robot", help="URDF or MJCF file of a floating-base robot (default: ANYmal C)")
+    parser.add_argument("--robot", help="URDF or MJCF file: floating-base, planar or fixed-base (default: ANYmal C)")
     args = parser.parse_args(argv)
     try:
         env_dir = create_env(args.name, args.robot)
@@ -205,7 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     root = PACKAGE_DIR.parent
     print(f"created {env_dir.relative_to(root)}/ ({', '.join(ENV_FILES)})")
-    print(f"copied the robot into {(PACKAGE_DIR / 'rsc' / args.name).relative_to(root)}/")
+    if (PACKAGE_DIR / "rsc" / args.name).is_dir():
+        print(f"copied the robot into {(PACKAGE_DIR / 'rsc' / args.name).relative_to(root)}/")
+    else:
+        print("the robot is loaded from its Python package (cfg.yaml: resources)")
     print(f"build it (from {root}):  RSG_ENVS={args.name} python setup.py build_ext --inplace   (or: pip install -e .)")
     print(f"train it:  python {(env_dir / 'runner.py').relative_to(root)}")
     return 0

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 import pytest
 from conftest import REPO_ROOT, build_envs, build_log, copy_repository
@@ -42,6 +43,9 @@ BOX_URDF = """\
   </joint>
 </robot>
 """
+
+# Gymnasium's planar HalfCheetah: root slide and hinge joints, gear-120 motors commanded in [-1, 1].
+HALF_CHEETAH = Path(gymnasium.__file__).parent / "envs" / "mujoco" / "assets" / "half_cheetah.xml"
 
 FIXED_BASE_MJCF = """\
 <mujoco>
@@ -129,6 +133,25 @@ for sign in (1.0, -1.0):
     out["torque_model_joint_angles"].append(env.observe(False)[0, 10:10 + env.num_acts].tolist())
     env.close()
 
+# The planar HalfCheetah, its model read from gymnasium's package: torque actions move its joints, and it trains.
+cfg = load_cfg(ENVS_DIR / "cheetah" / "cfg.yaml")
+out["cheetah"] = {"resources": cfg.get("resources"), "actuator": cfg["environment"]["actuator"]["model"], "angles": []}
+for sign in (1.0, -1.0):
+    env = make_vec_env("cheetah", cfg, num_envs=1, num_threads=1, normalize_ob=False)
+    out["cheetah"]["num_obs"], out["cheetah"]["num_acts"] = env.num_obs, env.num_acts
+    for _ in range(20):
+        env.step(np.full((1, env.num_acts), sign, np.float32))
+    qpos, _ = env.wrapper.getState(0)
+    out["cheetah"]["angles"].append(qpos[3:].tolist())
+    env.close()
+cfg["record_video"] = False
+cfg["environment"].update(num_envs=8, num_threads=1, max_time=0.2, eval_every_n=100)
+cfg["architecture"] = {"policy_net": [32, 32], "value_net": [32, 32]}
+YAML(typ="safe", pure=True).dump(cfg, open(sys.argv[1] + "/cheetah.yaml", "w"))
+out["cheetah"]["trained_iterations"] = trainer.train(
+    "cheetah", sys.argv[1] + "/cheetah.yaml", run_root=sys.argv[1] + "/cheetah_runs", iterations=2, eval_envs=2,
+    print_function=lambda line: None).iteration
+
 cfg = load_cfg(ENVS_DIR / "walker" / "cfg.yaml")
 cfg["record_video"] = False
 cfg["environment"].update(num_envs=8, num_threads=1, max_time=0.2, eval_every_n=100)
@@ -161,10 +184,12 @@ def scaffolded(repo_copy):
         "walker": run([sys.executable, "-m", "raisimGymTorch.new_env", "walker"], repo_copy),
         "boxbot": run([sys.executable, "-m", "raisimGymTorch.new_env", "boxbot", "--robot",
                        str(repo_copy.parent / "boxbot.urdf")], repo_copy),
+        "cheetah": run([sys.executable, "-m", "raisimGymTorch.new_env", "cheetah", "--robot", str(HALF_CHEETAH)],
+                       repo_copy),
     }
     for name, result in outputs.items():
         assert result.returncode == 0, f"new_env {name} failed:\n{result.stderr}"
-    build = build_envs(repo_copy, "walker,boxbot")
+    build = build_envs(repo_copy, "walker,boxbot,cheetah")
     assert build.returncode == 0, build_log(build)
     return outputs
 
@@ -245,6 +270,18 @@ def test_torque_actions_move_the_joints(exercised):
 
 
 @pytest.mark.slow
+def test_planar_torque_robot_from_a_package_moves_and_trains(repo_copy, scaffolded, exercised):
+    cheetah = exercised["cheetah"]
+    assert cheetah["resources"] == {"package": "gymnasium.envs.mujoco", "folder": "assets"}
+    assert not (repo_copy / "raisimGymTorch" / "rsc" / "cheetah").exists(), "the robot is not copied"
+    assert cheetah["actuator"] == "torque", "motors commanded in [-1, 1] get the torque model"
+    assert (cheetah["num_obs"], cheetah["num_acts"]) == (8 + 9, 6), "every qpos but rootx, every qvel"
+    plus, minus = np.array(cheetah["angles"])
+    assert np.abs(plus - minus).min() > 1e-2, "every joint follows the sign of its torque"
+    assert cheetah["trained_iterations"] == 2
+
+
+@pytest.mark.slow
 def test_scaffolded_env_trains_with_the_shared_runner(exercised):
     assert exercised["trained_iterations"] == 2
 
@@ -253,7 +290,7 @@ def test_scaffolded_env_trains_with_the_shared_runner(exercised):
 def test_editing_one_environment_rebuilds_only_that_env(repo_copy, scaffolded):
     header = repo_copy / "raisimGymTorch" / "env" / "envs" / "walker" / "Environment.hpp"
     header.write_text(header.read_text() + "\n// edited\n")
-    build = build_envs(repo_copy, "walker,boxbot")
+    build = build_envs(repo_copy, "walker,boxbot,cheetah")
     assert build.returncode == 0, build_log(build)
     compiled = [line for line in build.stdout.splitlines() if "Building CXX object" in line]
     assert len(compiled) == 1 and "walker.dir" in compiled[0], build.stdout
@@ -305,15 +342,22 @@ def test_cli_refuses_an_existing_env_without_writing(repo_copy):
 def test_unfit_robots_are_refused_and_nothing_is_left_behind(tmp_path):
     package = fake_package(tmp_path / "repo")
     before = created_folders(package)
-    (tmp_path / "arm.xml").write_text(FIXED_BASE_MJCF)
-    with pytest.raises(ValueError, match="free joint"):
-        create_env("arm", tmp_path / "arm.xml", package_dir=package)
     (tmp_path / "shell.xml").write_text(MISSING_MESH_MJCF)
     with pytest.raises(ValueError, match="shell.stl"):
         create_env("shell", tmp_path / "shell.xml", package_dir=package)
     with pytest.raises(FileNotFoundError, match="nothing.urdf"):
         create_env("ghost", tmp_path / "nothing.urdf", package_dir=package)
     assert created_folders(package) == before
+
+
+def test_a_fixed_base_robot_gets_the_jointed_base_template(tmp_path):
+    package = fake_package(tmp_path / "repo")
+    (tmp_path / "arm.xml").write_text(FIXED_BASE_MJCF)
+    env_dir = create_env("arm", tmp_path / "arm.xml", package_dir=package)
+    header = (env_dir / "Environment.hpp").read_text()
+    assert "no free-floating base" in header and 'bodyId("arm")' in header
+    assert "model: pd" in (env_dir / "cfg.yaml").read_text(), "an unlimited motor is driven by PD"
+    assert (package / "rsc" / "arm" / "arm.xml").is_file()
 
 
 def test_a_robot_with_assets_is_copied_with_its_folder(tmp_path):
