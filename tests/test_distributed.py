@@ -352,7 +352,7 @@ def _worker(mode, directory, *rest):
         original = trainer.train
 
         def train(*args, **kwargs):
-            return original(*args, **kwargs, run_root=root, eval_envs=2, update_threads=1)
+            return original(*args, **{**kwargs, "run_root": root, "eval_envs": 2, "update_threads": 1})
 
         trainer.train = train
         return trainer.main("rsg_anymal", cfg, list(rest[1:]))
