@@ -143,14 +143,17 @@ for sign in (1.0, -1.0):
         env.step(np.full((1, env.num_acts), sign, np.float32))
     qpos, _ = env.wrapper.getState(0)
     out["cheetah"]["angles"].append(qpos[3:].tolist())
+    out["cheetah"]["can_fail"] = env.wrapper.canFail()
     env.close()
 cfg["record_video"] = False
-cfg["environment"].update(num_envs=8, num_threads=1, max_time=0.2, eval_every_n=100)
+cfg["environment"].update(num_envs=8, num_threads=1, max_time=0.2, eval_every_n=1)
 cfg["architecture"] = {"policy_net": [32, 32], "value_net": [32, 32]}
 YAML(typ="safe", pure=True).dump(cfg, open(sys.argv[1] + "/cheetah.yaml", "w"))
+lines = []
 out["cheetah"]["trained_iterations"] = trainer.train(
     "cheetah", sys.argv[1] + "/cheetah.yaml", run_root=sys.argv[1] + "/cheetah_runs", iterations=2, eval_envs=2,
-    print_function=lambda line: None).iteration
+    print_function=lines.append).iteration
+out["cheetah"]["evaluations"] = [line for line in lines if "[evaluation]" in line]
 
 cfg = load_cfg(ENVS_DIR / "walker" / "cfg.yaml")
 cfg["record_video"] = False
@@ -279,6 +282,9 @@ def test_planar_torque_robot_from_a_package_moves_and_trains(repo_copy, scaffold
     plus, minus = np.array(cheetah["angles"])
     assert np.abs(plus - minus).min() > 1e-2, "every joint follows the sign of its torque"
     assert cheetah["trained_iterations"] == 2
+    # It has no failure state, so its evaluations report none.
+    assert cheetah["can_fail"] is False and cheetah["evaluations"]
+    assert not any("falls" in line for line in cheetah["evaluations"]), cheetah["evaluations"]
 
 
 @pytest.mark.slow

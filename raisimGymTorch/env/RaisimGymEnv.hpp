@@ -74,6 +74,8 @@ class RaisimGymEnv {
   virtual float step(const Eigen::Ref<EigenVec>& action) = 0;
   // Whether the episode has failed; sets `terminalReward` (added to the step's reward) if so.
   virtual bool isTerminalState(float& terminalReward) = 0;
+  // Whether isTerminalState can ever say an episode failed; evaluations report falls only for envs that can.
+  virtual bool canFail() const { return true; }
   // Called by the trainer between iterations.
   virtual void curriculumUpdate() {}
   // Releases what the environment holds beyond its members.

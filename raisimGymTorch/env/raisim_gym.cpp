@@ -397,6 +397,7 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
       .def("getMaxEpisodeSteps", [](Module& self) { return self.env().getMaxEpisodeSteps(); })
       .def("randomizeEpisodeProgress",
            [](Module& self, int seed) { withLock(self, [&](Vectorized& env) { env.randomizeEpisodeProgress(seed); }); })
+      .def("canFail", [](Module& self) { return self.env().environment(0).canFail(); })
       .def("getControlTimeStep", [](Module& self) { return self.env().environment(0).getControlTimeStep(); })
       .def("getSimulationTimeStep", [](Module& self) { return self.env().environment(0).getSimulationTimeStep(); });
 }

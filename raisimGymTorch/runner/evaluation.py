@@ -27,6 +27,8 @@ class EvaluationResult:
     """Each reward term's mean per step over all evaluated steps."""
     control_dt: float = 0.01
     """Seconds per step."""
+    can_fail: bool = True
+    """Whether the env has a failure state at all; without one, falls are not reported."""
 
     @property
     def fall_rate(self) -> float:
@@ -45,8 +47,9 @@ class EvaluationResult:
 
     def summary(self) -> str:
         """One line for the console."""
+        falls = f", falls {100 * self.fall_rate:.0f}%" if self.can_fail else ""
         return (f"{len(self.returns)} episodes, return {self.mean_return:.3f}, length {self.mean_length:.0f} steps "
-                f"({self.mean_length * self.control_dt:.2f} s), falls {100 * self.fall_rate:.0f}%")
+                f"({self.mean_length * self.control_dt:.2f} s){falls}")
 
 
 @torch.no_grad()
@@ -127,4 +130,5 @@ def evaluate_policy(
         falls=np.asarray(falls, dtype=bool),
         reward_terms={name: float(s / max(term_steps, 1)) for name, s in zip(env.reward_names, term_sums)},
         control_dt=float(env.wrapper.getControlTimeStep()),
+        can_fail=bool(env.wrapper.canFail()),
     )

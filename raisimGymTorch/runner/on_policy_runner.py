@@ -36,6 +36,9 @@ from .training_config import NO_TIME_LIMIT, TrainingConfig
 DEFAULT_EVAL_ENVS = 10
 """Environments of the evaluation VecEnv; each contributes one deterministic episode per evaluation."""
 EVAL_SEED_OFFSET = 1_000_003
+# An evaluation films the first 10 s of env 0's episode: the whole 50 s of a 1000-step Ant episode took 27-30 s
+# to render per checkpoint on 2 cores, longer than the evaluation itself.
+TRAINING_VIDEO_SECONDS = 10.0
 """Evaluation envs are seeded apart from training envs, and identically at every evaluation."""
 
 
@@ -165,7 +168,8 @@ class OnPolicyRunner:
         self._cleanup.callback(self.eval_env.close)
         render = config.render if options.render is None else options.render
         self._view = EpisodeView(self.eval_env, self.logger.message, record_video=config.record_video,
-                                 live_viewer=options.viewer_address if render else None)
+                                 live_viewer=options.viewer_address if render else None,
+                                 video_seconds=TRAINING_VIDEO_SECONDS)
         self._cleanup.callback(self._view.close)
         if self._view.viewer is not None:
             self.logger.message(f"[viewer] evaluation episodes are shown live at {self._view.viewer.url}")

@@ -32,9 +32,12 @@ class EpisodeView:
 
     def __init__(self, env: RaisimGymVecEnv, print_function: Callable[[str], None] = print, *,
                  record_video: bool = False, live_viewer: tuple[str, int] | None = None,
-                 mujoco_viewer: bool = False) -> None:
+                 mujoco_viewer: bool = False, video_seconds: float | None = None) -> None:
         self.env = env
         self.control_dt = float(env.wrapper.getControlTimeStep())
+        # Films at most this much of each episode: rendering dominates an evaluation's cost otherwise.
+        self.video_steps = None if video_seconds is None else max(1, round(video_seconds / self.control_dt))
+        self._steps = 0
         self.recorder: video.VideoRecorder | None = None
         self.viewer: LiveViewer | None = None
         self.window: mujoco_window.MujocoWindow | None = None
@@ -63,12 +66,14 @@ class EpisodeView:
         """Starts a new film (the frames of the previous one are dropped)."""
         if self.recorder is not None:
             self.recorder.frames.clear()
+        self._steps = 0
 
     def on_step(self) -> None:
         """Captures, shows and paces env 0's current state; `evaluate_policy` calls it after every step."""
         qpos, qvel = self.env.wrapper.getState(0)
-        if self.recorder is not None:
+        if self.recorder is not None and (self.video_steps is None or self._steps <= self.video_steps):
             self.recorder.capture(qpos, qvel)
+        self._steps += 1
         if self.viewer is not None:
             self.viewer.update(qpos)
             self.viewer.pace(self.control_dt)  # real time only while a browser page is open

@@ -36,7 +36,7 @@ def closed_call_arguments(n, ob_dim, act_dim, nq, nv, terms):
         "setState": (0, np.zeros(nq), np.zeros(nv)), "getModelFile": (), "getModelBinary": (), "curriculumUpdate": (),
         "randomizeEpisodeProgress": (1,), "getObDim": (),
         "getActionDim": (), "getNumOfEnvs": (), "getNumThreads": (), "getDivergedResets": (),
-        "getMaxEpisodeSteps": (), "getControlTimeStep": (), "getSimulationTimeStep": (),
+        "getMaxEpisodeSteps": (), "canFail": (), "getControlTimeStep": (), "getSimulationTimeStep": (),
     }
 
 

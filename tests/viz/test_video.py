@@ -17,10 +17,12 @@ from conftest import small_cfg_text
 SCRIPT = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from raisimGymTorch.runner import player, trainer
+    from raisimGymTorch.runner import on_policy_runner, player, trainer
     from raisimGymTorch.viz import video
 
     root = Path(sys.argv[1])
+    if len(sys.argv) > 3:
+        on_policy_runner.TRAINING_VIDEO_SECONDS = float(sys.argv[3])
     lines = []
     result = trainer.train("rsg_anymal", root / "cfg.yaml", iterations=int(sys.argv[2]), run_root=root / "data",
                            eval_envs=2, update_threads=1, print_function=lines.append)
@@ -30,8 +32,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def run_script(tmp_path, iterations, **environment):
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(iterations)], capture_output=True,
+def run_script(tmp_path, iterations, *extra, **environment):
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(iterations), *extra], capture_output=True,
                           text=True, timeout=300, env={**os.environ, **environment})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -58,6 +60,18 @@ def test_training_and_tester_write_videos(tmp_path):
     events = EventAccumulator(str(run_dir))
     events.Reload()
     assert "Evaluation/frames" in events.Tags()["images"]
+
+
+def test_training_films_only_the_start_of_long_episodes(tmp_path):
+    (tmp_path / "cfg.yaml").write_text(small_cfg_text({"max_time": 0.3}, record_video=True))
+    report = run_script(tmp_path, 0, "0.1")  # the trainer films 0.1 s of each 0.3 s episode
+    if report["backend"] is None:
+        pytest.skip(f"no offscreen OpenGL backend on this machine: {report['reason']}")
+    import imageio.v3 as iio
+
+    # Steps 0 to 10 at one frame in 3: 4 frames; tester.py films the whole episode.
+    assert iio.imread(Path(report["run_dir"]) / "video_0.mp4").shape[0] == 4
+    assert iio.imread(report["tester_video"]).shape[0] == 10
 
 
 def test_without_gl_it_says_so_once_and_trains_on(tmp_path):
