@@ -10,10 +10,12 @@ is overwritten: an existing env folder or rsc/NAME is an error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import keyword
 import re
 import shutil
 import sys
+import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from string import Template
@@ -51,9 +53,18 @@ def load_robot(path: Path) -> mujoco.MjModel:
     """The model World will build from `path`: a URDF gets a free base, a floor and joint motors.
 
     Raises:
-        ValueError: MuJoCo rejects the file, or the model does not fit the template (a free base
-            as the first joint, torque motors on hinge or slide joints, a floor).
+        ValueError: MuJoCo rejects the file, or the model does not fit the templates (plain motors on hinge or
+            slide joints; a floating base also needs a floor).
     """
+    # MuJoCo appends its warnings (e.g. a deprecated compiler attribute) to MUJOCO_LOG.TXT in the working
+    # directory; load in a scratch one so that the user's folder stays clean.
+    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+        model = _compile_robot(path)
+    check_fits_template(model, path)
+    return model
+
+
+def _compile_robot(path: Path) -> mujoco.MjModel:
     try:
         if path.suffix.lower() == ".urdf":
             spec = mujoco.MjSpec.from_file(str(path))
@@ -72,7 +83,6 @@ def load_robot(path: Path) -> mujoco.MjModel:
             model = mujoco.MjModel.from_xml_path(str(path))
     except ValueError as error:
         raise ValueError(f"MuJoCo rejected robot file '{path}': {error}") from error
-    check_fits_template(model, path)
     return model
 
 

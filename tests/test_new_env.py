@@ -377,3 +377,11 @@ def test_a_robot_with_assets_is_copied_with_its_folder(tmp_path):
     env_dir = create_env("shelly", robot_dir / "robot.xml", package_dir=package)
     assert (package / "rsc" / "shelly" / "meshes" / "shell.obj").is_file()
     assert sorted(p.name for p in env_dir.iterdir()) == sorted(ENV_FILES)
+
+
+def test_the_scaffold_leaves_no_mujoco_log_in_the_working_directory(tmp_path, monkeypatch):
+    # half_cheetah.xml uses a deprecated compiler attribute, which MuJoCo warns about into MUJOCO_LOG.TXT.
+    package = fake_package(tmp_path / "repo")
+    monkeypatch.chdir(tmp_path)
+    create_env("cheetah", HALF_CHEETAH, package_dir=package)
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
