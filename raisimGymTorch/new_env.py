@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import keyword
 import re
 import shutil
@@ -185,13 +186,16 @@ def copy_robot(robot: Path, destination: Path) -> Path:
     return destination / robot.name
 
 
-def create_env(name: str, robot: str | Path | None = None, *, package_dir: Path = PACKAGE_DIR) -> Path:
-    """Creates env/envs/`name` and rsc/`name` under `package_dir` and returns the env folder.
+def create_env(name: str, robot: str | Path | None = None, *, package_dir: Path = PACKAGE_DIR,
+               folder: str | Path | None = None) -> Path:
+    """Creates env/envs/`name` (and rsc/`name` for a copied robot) under `package_dir`; returns the env folder.
 
     Args:
         name: The new env's name (a Python identifier, not taken).
         robot: A URDF or MJCF file; ANYmal C (rsg_anymal's robot) by default.
         package_dir: The raisimGymTorch package folder to write into.
+        folder: Write the env here instead (it must not exist) and link env/envs/`name` to it; the robot is then
+            loaded from where it is (or from its Python package), not copied.
 
     Raises:
         ValueError: a bad or taken name, or a robot file MuJoCo rejects or the template cannot drive.
@@ -205,23 +209,35 @@ def create_env(name: str, robot: str | Path | None = None, *, package_dir: Path 
         raise ValueError(f"robot file name {robot.name!r} may hold only letters, digits, '_', '-' and '.' "
                          "(Environment.hpp names it in a string)")
     model = load_robot(robot)
-    env_dir, rsc_dir = package_dir / "env" / "envs" / name, package_dir / "rsc" / name
+    link = package_dir / "env" / "envs" / name
+    env_dir, rsc_dir = (link, package_dir / "rsc" / name) if folder is None else (Path(folder).resolve(), None)
+    if folder is not None and (env_dir.exists() or env_dir.is_symlink()):
+        raise ValueError(f"{env_dir} already exists; the scaffold writes a new folder")
     resources = package_resources(robot) if robot != DEFAULT_ROBOT else None
     floating = has_floating_base(model)
+    resources_line = ""
     try:
-        if resources is None:
+        if resources is not None:
+            package, package_folder = resources
+            robot_path = robot.name
+            robot_expression = f'resourceDir_ + "/{robot_path}"'
+            resources_line = (f"resources: {{package: {package}, folder: {package_folder}}}  "
+                              "# the robot stays in its package\n")
+        elif rsc_dir is None:
+            robot_path = str(robot)
+            robot_expression = json.dumps(robot_path)  # a C++ string literal: JSON escapes are C++ escapes here
+        else:
             copied = copy_robot(robot, rsc_dir)
             load_robot(copied)  # the copy must load on its own, e.g. find its meshes
-            robot_path, resources_line = f"{name}/{copied.name}", ""
-        else:
-            package, folder = resources
-            robot_path = robot.name
-            resources_line = f"resources: {{package: {package}, folder: {folder}}}  # the robot stays in its package\n"
+            robot_path = f"{name}/{copied.name}"
+            robot_expression = f'resourceDir_ + "/{robot_path}"'
+
         p_gain, d_gain = pd_gains(model, SIMULATION_DT)
         values = {
             "env_name": name,
             "robot_name": robot.stem,
             "robot_path": robot_path,
+            "robot_expression": robot_expression,
             "resources_line": resources_line,
             "robot_source": robot.name if robot == DEFAULT_ROBOT else str(robot),
             "base_height": f"{nominal_base_height(model):.3f}" if floating else "",
@@ -236,9 +252,12 @@ def create_env(name: str, robot: str | Path | None = None, *, package_dir: Path 
             if not floating and (TEMPLATE_DIR / "jointed_base" / template.name).is_file():
                 template = TEMPLATE_DIR / "jointed_base" / template.name
             (env_dir / file_name).write_text(Template(template.read_text()).substitute(values))
+        if folder is not None:
+            link.symlink_to(env_dir, target_is_directory=True)
     except BaseException:
         shutil.rmtree(env_dir, ignore_errors=True)
-        shutil.rmtree(rsc_dir, ignore_errors=True)
+        if rsc_dir is not None:
+            shutil.rmtree(rsc_dir, ignore_errors=True)
         raise
     return env_dir
 
@@ -247,20 +266,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m raisimGymTorch.new_env", description=__doc__.split("\n")[0])
     parser.add_argument("name", help="the new env's name, e.g. my_robot")
     parser.add_argument("--robot", help="URDF or MJCF file: floating-base, planar or fixed-base (default: ANYmal C)")
+    parser.add_argument("--dir", help="write the env folder here and link env/envs/NAME to it; the robot is not "
+                                      "copied")
     args = parser.parse_args(argv)
     try:
-        env_dir = create_env(args.name, args.robot)
+        env_dir = create_env(args.name, args.robot, folder=args.dir)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     root = PACKAGE_DIR.parent
-    print(f"created {env_dir.relative_to(root)}/ ({', '.join(ENV_FILES)})")
+    if args.dir is None:
+        print(f"created {env_dir.relative_to(root)}/ ({', '.join(ENV_FILES)})")
+    else:
+        print(f"created {env_dir}/ ({', '.join(ENV_FILES)}), linked from {(PACKAGE_DIR / 'env' / 'envs' / args.name)}")
     if (PACKAGE_DIR / "rsc" / args.name).is_dir():
         print(f"copied the robot into {(PACKAGE_DIR / 'rsc' / args.name).relative_to(root)}/")
     else:
         print("the robot is loaded from its Python package (cfg.yaml: resources)")
     print(f"build it (from {root}):  RSG_ENVS={args.name} python setup.py build_ext --inplace   (or: pip install -e .)")
-    print(f"train it:  python {(env_dir / 'runner.py').relative_to(root)}")
+    runner = env_dir / "runner.py"
+    print(f"train it:  python {runner.relative_to(root) if runner.is_relative_to(root) else runner}")
     return 0
 
 

@@ -385,3 +385,18 @@ def test_the_scaffold_leaves_no_mujoco_log_in_the_working_directory(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     create_env("cheetah", HALF_CHEETAH, package_dir=package)
     assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
+def test_dir_writes_the_env_elsewhere_and_links_it(tmp_path):
+    package = fake_package(tmp_path / "repo")
+    robot = tmp_path / "robots" / "arm.xml"
+    robot.parent.mkdir()
+    robot.write_text(FIXED_BASE_MJCF)
+    env_dir = create_env("arm", robot, package_dir=package, folder=tmp_path / "my_envs" / "arm")
+    link = package / "env" / "envs" / "arm"
+    assert env_dir == tmp_path / "my_envs" / "arm" and link.is_symlink() and link.resolve() == env_dir
+    assert sorted(p.name for p in env_dir.iterdir()) == sorted(ENV_FILES)
+    assert f'std::make_unique<World>("{robot}", simulation_dt_)' in (env_dir / "Environment.hpp").read_text()
+    assert not (package / "rsc" / "arm").exists(), "the robot is loaded where it is, not copied"
+    with pytest.raises(ValueError, match="already exists"):
+        create_env("arm2", robot, package_dir=package, folder=env_dir)
