@@ -105,8 +105,10 @@ class ENVIRONMENT : public RaisimGymEnv {
     baseBody_ = world_->bodyId("base");
     floorGeom_ = world_->geomId("floor");
 
-    world_->setPdGains(Eigen::VectorXd::Constant(2, cfg["p_gain"].as<double>()),
-                       Eigen::VectorXd::Constant(2, cfg["d_gain"].as<double>()));
+    const Eigen::VectorXd kp = Eigen::VectorXd::Constant(2, cfg["p_gain"].as<double>());
+    const Eigen::VectorXd kd = Eigen::VectorXd::Constant(2, cfg["d_gain"].as<double>());
+    // Fault injection: an env that forgets to choose its actuation.
+    if (!cfg.get<bool>("forget_actuation", false)) world_->setPdGains(kp, kd);
     initialHeight_ = cfg["initial_height"].as<double>();
     // Fault injection for the tests: the env seeded `nan_env` gets a NaN velocity at episode step
     // `nan_step`; the env seeded `nan_observation_env` reports a NaN base height.
@@ -219,6 +221,16 @@ for _ in range(200):
 out.update(arm_start=start, arm_end=env.observe(False)[:, 1:3].tolist(), arm_target=target.tolist())
 env.close()
 
+# An env that never chose how its actuators work is told so at its first step, instead of applying nothing.
+forgetful = RaisimGymVecEnv(rsg_tiny.RaisimGymEnv(resource_dir, dict(environment, forget_actuation=True)),
+                            normalize_ob=False)
+try:
+    forgetful.step(np.zeros((2, 2), np.float32))
+    out["no_actuation_error"] = None
+except Exception as error:
+    out["no_actuation_error"] = f"{type(error).__name__}: {error}"
+forgetful.close()
+
 # Diverged physics in env 1 at its third step.
 cfg = dict(environment, num_envs=3, nan_env=1, nan_step=3)
 env = RaisimGymVecEnv(rsg_tiny.RaisimGymEnv(resource_dir, cfg), normalize_ob=True, seed=0)
@@ -307,6 +319,11 @@ def test_pd_control_moves_the_arms_to_their_targets(tiny):
         for q0, q1, goal in zip(start, end, target):
             assert abs(q0) < 1e-3
             assert abs(q1 - goal) < 0.05 * abs(goal), f"joint at {q1}, target {goal}"
+
+
+def test_an_env_without_actuation_is_told_so(tiny):
+    assert tiny["no_actuation_error"] is not None, "stepping must not silently apply no torque"
+    assert "no actuation chosen" in tiny["no_actuation_error"] and "setPdGains" in tiny["no_actuation_error"]
 
 
 def test_diverged_env_is_reset_alone_with_a_warning(tiny):
