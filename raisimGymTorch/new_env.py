@@ -281,8 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"created {env_dir}/ ({', '.join(ENV_FILES)}), linked from {(PACKAGE_DIR / 'env' / 'envs' / args.name)}")
     if (PACKAGE_DIR / "rsc" / args.name).is_dir():
         print(f"copied the robot into {(PACKAGE_DIR / 'rsc' / args.name).relative_to(root)}/")
-    else:
+    elif args.robot is not None and package_resources(Path(args.robot).resolve()) is not None:
         print("the robot is loaded from its Python package (cfg.yaml: resources)")
+    else:
+        print(f"the robot is loaded from where it is: {Path(args.robot or DEFAULT_ROBOT).resolve()}")
     print(f"build it (from {root}):  RSG_ENVS={args.name} python setup.py build_ext --inplace   (or: pip install -e .)")
     runner = env_dir / "runner.py"
     print(f"train it:  python {runner.relative_to(root) if runner.is_relative_to(root) else runner}")
