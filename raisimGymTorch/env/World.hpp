@@ -283,6 +283,10 @@ class World {
   // slide joint.
   void setActuation(std::unique_ptr<Actuation> actuation) {
     if (actuation == nullptr) throw std::invalid_argument("setActuation needs an actuation");
+    if (actuation->actuators() >= 0 && actuation->actuators() != model_->nu)
+      throw std::invalid_argument(std::string("the '") + actuation->name() + "' actuation was made for " +
+                                  std::to_string(actuation->actuators()) + " actuators, but '" + modelFile_ +
+                                  "' has " + std::to_string(model_->nu));
     if (actuation->tracksPositionTarget())
       for (int i = 0; i < model_->nu; ++i)
         if (actuatedQpos_[i] < 0)

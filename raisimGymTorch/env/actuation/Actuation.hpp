@@ -23,6 +23,8 @@ class Actuation {
   virtual ~Actuation() = default;
   // The cfg name of the model ("torque", "pd", "dc_motor", "network").
   virtual const char* name() const = 0;
+  // How many actuators it was made for, or -1 when it fits any number.
+  virtual int actuators() const { return -1; }
   // Whether `command` is a joint position target (true) or the actuator's control itself (false).
   virtual bool tracksPositionTarget() const { return true; }
   // A new episode starts; models with memory forget it.
@@ -74,6 +76,7 @@ class PdActuation final : public Actuation {
   }
 
   const char* name() const override { return limited_ ? "dc_motor" : "pd"; }
+  int actuators() const override { return static_cast<int>(kp_.size()); }
 
   void compute(const ActuatorState& state, Eigen::VectorXd& control) override {
     for (Eigen::Index i = 0; i < control.size(); ++i) {

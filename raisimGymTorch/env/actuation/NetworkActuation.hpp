@@ -17,6 +17,7 @@ class NetworkActuation final : public Actuation {
       : history_(std::move(network), joints), positionError_(Eigen::VectorXd::Zero(joints)) {}
 
   const char* name() const override { return "network"; }
+  int actuators() const override { return history_.joints(); }
   void reset() override { history_.reset(); }
 
   void compute(const ActuatorState& state, Eigen::VectorXd& control) override {
