@@ -5,6 +5,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -75,11 +76,31 @@ class ObservationStatistics {
     if (!mean.allFinite() || !var.allFinite() || (var.array() < 0).any())
       throw std::invalid_argument("observation statistics must be finite with non-negative variance");
     if (!(count >= 0) || !std::isfinite(count))
-      throw std::invalid_argument("observation count must be finite and non-negative, got " + std::to_string(count));
+      throw std::invalid_argument("observation count must be finite and non-negative, got " + number(count));
+    // Bounds that statistics of float32 observations can never pass; beyond them merge() overflows to inf/NaN
+    // at the next update, and every checkpoint written after that fails to load.
+    Eigen::Index j;
+    if (mean.cwiseAbs().maxCoeff(&j) > kMaxMean)
+      throw std::invalid_argument("observation mean[" + std::to_string(j) + "] = " + number(mean[j]) +
+                                  " is beyond any float32 observation (|mean| <= " + number(kMaxMean) +
+                                  "); these statistics are corrupt");
+    if (var.maxCoeff(&j) > kMaxVar)
+      throw std::invalid_argument("observation var[" + std::to_string(j) + "] = " + number(var[j]) +
+                                  " is beyond any float32 observation (var <= " + number(kMaxVar) +
+                                  "); these statistics are corrupt");
+    if (count > kMaxCount)
+      throw std::invalid_argument("observation count " + number(count) + " is beyond 2^53 = " + number(kMaxCount) +
+                                  ", where adding a sample no longer changes it; these statistics are corrupt");
     mean_ = mean;
     var_ = var;
     count_ = count;
   }
+
+  // Float32 observations have |x| <= FLT_MAX, so |mean| <= FLT_MAX and var <= (2 FLT_MAX)^2; with count <= 2^53
+  // every product in merge() stays below 1e94.
+  static constexpr double kMaxMean = 3.4028234663852886e38;
+  static constexpr double kMaxVar = 4.0 * kMaxMean * kMaxMean;
+  static constexpr double kMaxCount = 9007199254740992.0;
 
   const Eigen::VectorXd& mean() const { return mean_; }
   const Eigen::VectorXd& var() const { return var_; }
@@ -88,6 +109,13 @@ class ObservationStatistics {
  private:
   Eigen::VectorXd mean_, var_;
   double count_ = 0.0;
+
+  // %g: std::to_string prints 1e308 as 309 digits and 1e-9 as 0.000000.
+  static std::string number(double value) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", value);
+    return text;
+  }
   // Scratch for update(), sized once so that updating allocates nothing.
   Eigen::VectorXd batchMean_, batchVar_;
 };

@@ -177,14 +177,31 @@ class RaisimGymVecEnv:
         np.savetxt(directory / f"count{iteration}.csv", [count])
 
     def load_scaling(self, dir_name: str | Path, iteration: int | str, count: float | None = None) -> None:
-        """Reads statistics written by save_scaling; ``count`` overrides the saved count."""
+        """Reads statistics written by save_scaling; ``count`` overrides the saved count.
+
+        Raises:
+            FileNotFoundError: mean<iteration>.csv or var<iteration>.csv is missing.
+            ValueError: A file is not numbers, the count file does not hold exactly one, or the statistics are
+                unusable (non-finite, negative or beyond what float32 observations can produce); the message names
+                the folder.
+        """
         directory = Path(dir_name)
         mean = np.loadtxt(directory / f"mean{iteration}.csv", dtype=np.float64, ndmin=1)
         var = np.loadtxt(directory / f"var{iteration}.csv", dtype=np.float64, ndmin=1)
         if count is None:
             count_file = directory / f"count{iteration}.csv"
-            count = float(np.loadtxt(count_file)) if count_file.exists() else 1e5
-        self.set_statistics(mean, var, count)
+            if count_file.exists():
+                counts = np.loadtxt(count_file, dtype=np.float64, ndmin=1)
+                if counts.size != 1:
+                    raise ValueError(f"{count_file} must hold one number (the sample count), got {counts.size}; "
+                                     "write it with save_scaling or pass count= to load_scaling")
+                count = float(counts[0])
+            else:
+                count = 1e5
+        try:
+            self.set_statistics(mean, var, count)
+        except ValueError as error:
+            raise ValueError(f"the scaling files {iteration} in {directory}: {error}") from None
 
     def curriculum_callback(self) -> None:
         self.wrapper.curriculumUpdate()

@@ -258,6 +258,28 @@ case("setObStatistics: wrong length", ValueError, rf"var must have shape \({OB},
 case("setObStatistics: negative count", ValueError, "count must be finite and non-negative")(
     lambda: set_statistics(count=-1.0))
 case("setObStatistics: negative variance", ValueError, "non-negative variance")(lambda: set_statistics(var=-1.0))
+# Issue 17 item 7: huge finite statistics used to be taken and overflow to inf/NaN at the next update.
+case("setObStatistics: count 1e308", ValueError, r"observation count 1e\+308 is beyond 2\^53")(
+    lambda: set_statistics(count=1e308))
+case("setObStatistics: var 1e308", ValueError, r"observation var\[0\] = 1e\+308 is beyond any float32 observation")(
+    lambda: set_statistics(var=1e308))
+case("setObStatistics: mean -1e300", ValueError, r"observation mean\[0\] = -1e\+300 is beyond any float32")(
+    lambda: set_statistics(mean=-1e300))
+
+
+def largest_statistics_stay_finite():
+    """The largest statistics set_statistics takes survive an update: the bounds are tight enough."""
+    with anymal() as env:
+        big = float(np.finfo(np.float32).max)
+        env.wrapper.setNormalization(True, 5.0)
+        env.set_statistics(np.full(env.num_obs, -big, np.float64), np.full(env.num_obs, 4.0 * big * big), 2.0**53)
+        env.observe(update_statistics=True)
+        mean, var, count = env.get_statistics()
+        assert np.isfinite(mean).all() and np.isfinite(var).all() and np.isfinite(count), (mean, var, count)
+
+
+case("setObStatistics: the largest accepted statistics stay finite after an update", None)(
+    largest_statistics_stay_finite)
 
 
 def call(method, *args):
@@ -368,12 +390,28 @@ def load_corrupt_scaling():
 
 case("RaisimGymVecEnv.load_scaling: corrupt csv", ValueError, "could not convert string 'abc'")(load_corrupt_scaling)
 
+
+def load_scaling_with_count(name, count_text):
+    write(f"{name}/mean3.csv", "0.0\n" * OB)
+    write(f"{name}/var3.csv", "1.0\n" * OB)
+    write(f"{name}/count3.csv", count_text)
+    vec_env("load_scaling", SCRATCH / name, 3)
+
+
+case("RaisimGymVecEnv.load_scaling: empty count file", ValueError,
+     r"empty_count/count3\.csv must hold one number \(the sample count\), got 0")(
+    lambda: load_scaling_with_count("empty_count", ""))
+case("RaisimGymVecEnv.load_scaling: count 1e308", ValueError,
+     r"the scaling files 3 in .*huge_count: observation count 1e\+308 is beyond 2\^53")(
+    lambda: load_scaling_with_count("huge_count", "1e308\n"))
+
 # --- make_vec_env and the adapters --------------------------------------------------------------------
 
 case("make_vec_env: cfg a list", TypeError, "cfg must be a mapping \\(the parsed cfg.yaml\\), got list")(
     lambda: make_vec_env("rsg_anymal", ["environment"]))
 case("make_vec_env: environment a number", ValueError, "needs an 'environment:' section")(
     lambda: make_vec_env("rsg_anymal", {"environment": 5}))
+
 case("make_vec_env: environment nested 100,000 deep", ValueError, "'environment:' section is nested too deeply")(
     lambda: make_vec_env("rsg_anymal", anymal_cfg(deep=nested(100_000, dict))))
 
