@@ -7,6 +7,7 @@ folder can delete it (`remove_stale_temporaries`) without touching a write still
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -15,6 +16,35 @@ from collections.abc import Callable
 from pathlib import Path
 
 _TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<machine>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp")
+# ENOSPC: the disk is full; EDQUOT: the user's quota is; EFBIG: the file-size limit (ulimit -f) is reached.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class NoRoomError(OSError):
+    """A write failed for want of room: no space left on the device, the quota exceeded, or the file-size limit.
+
+    Its message names the strerror (e.g. "No space left on device"), the file, its folder and the fix.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror)  # without OSError's "[Errno 28] " prefix: the message says it in words
+
+
+def write_bytes_atomically(path: str | Path, data: bytes | memoryview) -> Path:
+    """`write_atomically` for content already in memory.
+
+    Writing through Python rather than through a library (torch.save by file name) keeps the errno: torch
+    reports a full disk as a RuntimeError "file write failed", which says nothing about space.
+
+    Raises:
+        NoRoomError: The disk, the quota or the file-size limit is full; `path` is unchanged.
+        OSError: Any other failure to write; `path` is unchanged.
+    """
+    def write(temporary: Path) -> None:
+        with open(temporary, "xb") as file:
+            file.write(data)
+
+    return write_atomically(path, write)
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -30,7 +60,9 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
         `path`.
 
     Raises:
-        Whatever `write` or the file system raised; `path` is then unchanged and the temporary file is removed.
+        NoRoomError: The disk, the quota or the file-size limit is full (an OSError naming it, the file and the
+            folder).
+        Whatever else `write` or the file system raised; `path` is then unchanged and the temporary file is removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,11 +72,34 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
         write(temporary)
         _fsync(temporary)
         os.replace(temporary, path)  # atomic on POSIX and Windows
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if error.errno in _NO_ROOM:
+            raise NoRoomError(error.errno, _no_room_message(error.errno, path)) from error
+        raise
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
     return path
+
+
+def _no_room_message(number: int, path: Path) -> str:
+    """What filled up, where, and what to do; `path` itself was left as it was."""
+    folder = path.parent.resolve()
+    if number == errno.EFBIG:
+        try:
+            import resource
+
+            limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+            detail = f" (the file-size limit, ulimit -f, is {limit} bytes)" if limit != resource.RLIM_INFINITY else ""
+        except (ImportError, OSError, ValueError):
+            detail = ""
+        fix = "raise the file-size limit (ulimit -f unlimited)"
+    else:
+        detail = ""
+        fix = "free space there or write to another disk (runner.py --log-dir FOLDER)"
+    return f"cannot write {path.name} in {folder}: {os.strerror(number)}{detail}; {fix}"
 
 
 def remove_stale_temporaries(directory: str | Path) -> list[Path]:

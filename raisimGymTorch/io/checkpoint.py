@@ -14,6 +14,7 @@ A checkpoint is a plain dict that ``torch.load(weights_only=True)`` accepts:
 """
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ import torch
 
 from raisimGymTorch.algo.ppo import PPO
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
-from raisimGymTorch.io.atomic_file import remove_stale_temporaries, write_atomically
+from raisimGymTorch.io.atomic_file import remove_stale_temporaries, write_bytes_atomically
 
 CHECKPOINT_FORMAT = "raisimGymTorch checkpoint"
 CHECKPOINT_VERSION = 1
@@ -99,9 +100,13 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
         `path`.
 
     Raises:
-        OSError: Writing failed; `path` is unchanged and the temporary file is removed.
+        NoRoomError: No space left on the device (or quota or file-size limit); `path` is unchanged.
+        OSError: Writing failed otherwise; `path` is unchanged and the temporary file is removed.
     """
-    return write_atomically(path, lambda temporary: torch.save(dict(checkpoint), temporary))
+    # Serialized in memory (a checkpoint is a few MB) and written by Python, so a full disk keeps its errno.
+    buffer = io.BytesIO()
+    torch.save(dict(checkpoint), buffer)
+    return write_bytes_atomically(path, buffer.getbuffer())
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

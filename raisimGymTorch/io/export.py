@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import importlib.util
 import logging
 import warnings
@@ -17,7 +18,7 @@ from torch import nn
 
 from raisimGymTorch.algo.ppo import Actor
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
-from raisimGymTorch.io.atomic_file import write_atomically
+from raisimGymTorch.io.atomic_file import write_atomically, write_bytes_atomically
 from raisimGymTorch.runner.training_config import parse_training_config
 
 # torch's default ONNX exporter (torch.export-based since torch 2.9) needs both; the TorchScript-based one it
@@ -104,7 +105,9 @@ def export_torchscript(policy: nn.Module, path: str | Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(policy.eval())
-    return write_atomically(Path(path), lambda temporary: scripted.save(str(temporary)))
+    buffer = io.BytesIO()
+    torch.jit.save(scripted, buffer)  # in memory, so that a full disk reports its errno (see write_bytes_atomically)
+    return write_bytes_atomically(Path(path), buffer.getbuffer())
 
 
 def onnx_unavailable_reason() -> str | None:

@@ -21,6 +21,7 @@ import torch
 
 from raisimGymTorch.algo.ppo import PPO, Actor, Critic
 from raisimGymTorch.env.make import ENVS_DIR, make_vec_env
+from raisimGymTorch.io.atomic_file import NoRoomError
 from raisimGymTorch.io.checkpoint import load_checkpoint, make_checkpoint, restore_checkpoint, save_checkpoint
 from raisimGymTorch.io.export import NormalizedPolicy, export_onnx, export_torchscript, onnx_unavailable_reason
 from raisimGymTorch.io.run_directory import make_run_directory
@@ -208,13 +209,27 @@ class OnPolicyRunner:
 
     def save(self, path: str | Path | None = None) -> Path:
         """Writes the checkpoint (default ``<run_dir>/full_<iteration>.pt``) and, beside it, the deployable policy
-        as TorchScript and ONNX (``policy_<iteration>.pt/.onnx``). Only rank 0 writes; every rank gets the path."""
+        as TorchScript and ONNX (``policy_<iteration>.pt/.onnx``). Only rank 0 writes; every rank gets the path.
+
+        Raises:
+            NoRoomError: The disk (or quota, or file-size limit) is full; the message says so, names the folder and
+                the last checkpoint, which is left intact.
+        """
         path = Path(path) if path is not None else self.run_dir / f"full_{self.iteration}.pt"
         if self.group.is_main:
-            save_checkpoint(make_checkpoint(self.ppo, self.env, self.iteration, self.env_name, self.config.text), path)
+            checkpoint = make_checkpoint(self.ppo, self.env, self.iteration, self.env_name, self.config.text)
+            try:
+                save_checkpoint(checkpoint, path)
+            except NoRoomError as error:
+                kept = (f"the last checkpoint, {self._last_checkpoint}, is intact" if self._last_checkpoint
+                        else "no checkpoint of this run was written before")
+                raise NoRoomError(error.errno, f"{error.strerror}; {kept}") from error
             policy = NormalizedPolicy.from_training(self.ppo.actor, self.env)
             stem = path.parent / f"policy_{self.iteration}"
-            exported = [export_torchscript(policy, stem.with_suffix(".pt"))]
+            try:
+                exported = [export_torchscript(policy, stem.with_suffix(".pt"))]
+            except NoRoomError as error:
+                raise NoRoomError(error.errno, f"{error.strerror}; the checkpoint {path} was saved") from error
             if self._onnx_reason is None:
                 exported.append(export_onnx(policy, self.env.num_obs, stem.with_suffix(".onnx")))
             self.logger.message(f"[checkpoint] {path.name} saved; exported {', '.join(p.name for p in exported if p)}")
