@@ -15,6 +15,7 @@ A checkpoint is a plain dict that ``torch.load(weights_only=True)`` accepts:
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ import torch
 from raisimGymTorch.algo.ppo import PPO
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
 from raisimGymTorch.io.atomic_file import remove_stale_temporaries, write_bytes_atomically
+from raisimGymTorch.messages import quoted
 
 CHECKPOINT_FORMAT = "raisimGymTorch checkpoint"
 CHECKPOINT_VERSION = 1
@@ -123,12 +125,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: There is no such file (the message names it).
-        ValueError: The file is corrupt, truncated or not a raisimGymTorch checkpoint (the message names it).
+        ValueError: The file is corrupt, truncated, one of the run's policy exports, not a raisimGymTorch checkpoint,
+            or holds a number no run writes (a NaN or negative learning rate, std, clip_obs or statistic); the
+            message names the file and the entry.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     remove_stale_temporaries(path.parent)
+    _refuse_exports(path)
     _check_archive(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -162,7 +167,65 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if tuple(checkpoint[key].shape) != (checkpoint["obs_dim"],):
             raise ValueError(f"{path} is damaged: {key} has shape {tuple(checkpoint[key].shape)}, "
                              f"expected ({checkpoint['obs_dim']},)")
+    _check_values(checkpoint, path)
     return checkpoint
+
+
+def _check_values(checkpoint: Mapping[str, Any], path: Path) -> None:
+    """Raises ValueError naming the file and the entry if a number no run can write was edited into it.
+
+    Without this a negative learning rate trained silently (gradient ascent), and a negative std or a NaN clip_obs
+    failed later with a message naming neither the file nor the entry.
+    """
+    def refuse(key: str, value: Any, rule: str) -> None:
+        raise ValueError(f"{path} is damaged: {key} is {quoted(value)}, but {rule}; use a checkpoint written by "
+                         "runner.py, or the one before it")
+
+    rate = float(checkpoint["learning_rate"])
+    if not (math.isfinite(rate) and rate >= 0.0):
+        refuse("learning_rate", rate, "a learning rate must be finite and >= 0")
+    clip = float(checkpoint["clip_obs"])
+    if not clip > 0.0:  # also refuses NaN
+        refuse("clip_obs", clip, "clip_obs must be positive")
+    std = checkpoint["actor"].get("std")
+    if isinstance(std, torch.Tensor) and std.numel() and not bool(torch.all(torch.isfinite(std) & (std > 0))):
+        bad = int(torch.nonzero(~(torch.isfinite(std) & (std > 0))).flatten()[0])
+        refuse(f"actor.std[{bad}]", float(std.flatten()[bad]), "an action std must be finite and positive")
+    for key in ("obs_mean", "obs_var"):
+        values = checkpoint[key].to(torch.float64)
+        wrong = ~torch.isfinite(values) if key == "obs_mean" else ~(torch.isfinite(values) & (values >= 0))
+        if bool(wrong.any()):
+            bad = int(torch.nonzero(wrong).flatten()[0])
+            refuse(f"{key}[{bad}]", float(values[bad]),
+                   "observation statistics must be finite with non-negative variance")
+    count = float(checkpoint["obs_count"])
+    if not (math.isfinite(count) and count >= 0.0):
+        refuse("obs_count", count, "the observation count must be finite and non-negative")
+
+
+def _refuse_exports(path: Path) -> None:
+    """Raises ValueError if `path` is one of the run's own policy exports rather than a checkpoint.
+
+    torch.load's own error for a TorchScript file ("corrupt or truncated?", load with weights_only=False) would
+    send the user the wrong way.
+    """
+    what = None
+    if path.suffix == ".onnx":
+        what = "an ONNX export of a policy"
+    else:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            return
+        if any(name.endswith("/constants.pkl") or "/code/" in name for name in names):
+            what = "a TorchScript export of a policy"
+    if what is None:
+        return
+    number = re.fullmatch(r"policy_(\d+)", path.stem)
+    wanted = path.with_name(f"full_{number.group(1)}.pt") if number else path.with_name("full_<N>.pt")
+    raise ValueError(f"{path} is {what} (for deployment), not a checkpoint; runner.py and tester.py take the "
+                     f"checkpoint written beside it: -w {wanted}")
 
 
 def _check_archive(path: Path) -> None:
@@ -213,7 +276,11 @@ def restore_checkpoint(checkpoint: Mapping[str, Any], ppo: PPO, env: RaisimGymVe
         ppo.load_state_dict(checkpoint)
     except (RuntimeError, KeyError, ValueError) as error:
         raise ValueError(f"{path} does not fit the networks built from the cfg: {error}") from error
-    env.set_statistics(checkpoint["obs_mean"].numpy(), checkpoint["obs_var"].numpy(), float(checkpoint["obs_count"]))
+    try:
+        env.set_statistics(checkpoint["obs_mean"].numpy(), checkpoint["obs_var"].numpy(),
+                           float(checkpoint["obs_count"]))
+    except ValueError as error:
+        raise ValueError(f"{path} is damaged: its obs_mean, obs_var or obs_count: {error}") from None
     return int(checkpoint["iteration"])
 
 

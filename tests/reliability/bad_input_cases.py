@@ -680,6 +680,44 @@ def short_mean():
 
 case("checkpoint: obs_mean of the wrong size", ValueError, r"is damaged: obs_mean has shape \(5,\)")(short_mean)
 
+# Issue 17 item 9: edited numbers used to fail later naming neither file nor entry, or (a negative learning rate)
+# to train silently.
+case("checkpoint: NaN learning rate", ValueError, r"full_nanlr\.pt is damaged: learning_rate is nan, but a learning")(
+    lambda: load_edited("full_nanlr.pt", learning_rate=float("nan")))
+case("checkpoint: negative learning rate", ValueError, r"full_neglr\.pt is damaged: learning_rate is -0\.001, but")(
+    lambda: load_edited("full_neglr.pt", learning_rate=-1e-3))
+case("checkpoint: NaN clip_obs", ValueError, r"full_nanclip\.pt is damaged: clip_obs is nan, but clip_obs must be")(
+    lambda: load_edited("full_nanclip.pt", clip_obs=float("nan")))
+
+
+def negative_std():
+    import torch
+
+    checkpoint = torch.load(write("full_s.pt", checkpoint_bytes()), weights_only=True)
+    actor = dict(checkpoint["actor"])
+    actor["std"] = actor["std"].clone()
+    actor["std"][2] = -0.5
+    load_edited("full_negstd.pt", actor=actor)
+
+
+case("checkpoint: negative std", ValueError,
+     r"full_negstd\.pt is damaged: actor\.std\[2\] is -0\.5, but an action std")(
+    negative_std)
+
+
+def policy_export_as_checkpoint():
+    from raisimGymTorch.algo.ppo import Actor
+    from raisimGymTorch.io.checkpoint import load_checkpoint
+    from raisimGymTorch.io.export import NormalizedPolicy, export_torchscript
+
+    policy = NormalizedPolicy(Actor(OB, ACT, [16]).architecture, np.zeros(OB), np.ones(OB), 10.0)
+    load_checkpoint(export_torchscript(policy, SCRATCH / "export" / "policy_9.pt"))
+
+
+case("checkpoint: the run's own TorchScript export", ValueError,
+     r"policy_9\.pt is a TorchScript export of a policy \(for deployment\), not a checkpoint; .* -w .*full_9\.pt$")(
+    policy_export_as_checkpoint)
+
 
 def negative_variance():
     import torch

@@ -87,6 +87,12 @@ CASES = [
             r"error: cfg has more than 100000 keys and values"),
     CliCase("tester: NaN weights", TESTER, ["-w", "{dir}/nan_weights.pt", "--no-video"], 1,
             r"error: action contains NaN at row 0"),
+    # Issue 17 item 9: the run's own export used to be called "corrupt or truncated?" with torch's unsafe advice.
+    CliCase("runner: the TorchScript export as weights", RUNNER, ["-m", "retrain", "-w", "{dir}/policy_5.pt"], 1,
+            r"error: .*policy_5\.pt is a TorchScript export of a policy \(for deployment\), not a checkpoint; "
+            r"runner\.py and tester\.py take the checkpoint written beside it: -w .*full_5\.pt"),
+    CliCase("tester: the TorchScript export as weights", TESTER, ["-w", "{dir}/policy_5.pt", "--no-video"], 1,
+            r"error: .*policy_5\.pt is a TorchScript export of a policy .* -w .*full_5\.pt"),
 ]
 
 
@@ -98,11 +104,13 @@ def make_files(scratch: Path) -> None:
     from raisimGymTorch.algo.ppo import PPO, Actor, Critic, PPOConfig
     from raisimGymTorch.env.make import make_vec_env
     from raisimGymTorch.io.checkpoint import make_checkpoint, save_checkpoint
+    from raisimGymTorch.io.export import NormalizedPolicy, export_torchscript
 
     env = make_vec_env("rsg_anymal", anymal_cfg(), num_envs=2, num_threads=1)
     ppo = PPO(Actor(env.num_obs, env.num_acts, [32, 32]), Critic(env.num_obs, [32, 32]), 2, 4,
               PPOConfig(policy_net=[32, 32], value_net=[32, 32]), seed=0)
     good = make_checkpoint(ppo, env, 5, "rsg_anymal", small_cfg_text())
+    export_torchscript(NormalizedPolicy.from_training(ppo.actor, env), scratch / "policy_5.pt")
     env.close()
     save_checkpoint(good, scratch / "good.pt")
     data = (scratch / "good.pt").read_bytes()
