@@ -5,6 +5,8 @@
 // `rewrad:`) is reported instead of being silently ignored.
 #pragma once
 
+#include <cctype>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -90,7 +92,15 @@ class Config {
       if (kind_ != Kind::kScalar) fail("must be a single value, not a " + kindName());
       if constexpr (std::is_same_v<T, bool>) {
         if (auto* v = std::get_if<bool>(&scalar_)) return *v;
-        fail("must be true or false, got " + describe());
+        // One rule for every boolean, the trainer's included: YAML 1.1's words, as the original cfg files use them
+        // (a YAML 1.2 loader hands them over as strings).
+        if (auto* v = std::get_if<std::string>(&scalar_)) {
+          std::string word(*v);
+          for (char& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          if (word == "true" || word == "yes" || word == "on") return true;
+          if (word == "false" || word == "no" || word == "off") return false;
+        }
+        fail("must be true or false (or yes/no, on/off), got " + describe());
       } else if constexpr (std::is_integral_v<T>) {
         if (auto* v = std::get_if<long long>(&scalar_)) {
           // A silent wrap-around would turn num_envs: 4294967298 into 2.
@@ -210,9 +220,23 @@ class Config {
   std::string describe() const {
     if (auto* v = std::get_if<bool>(&scalar_)) return *v ? "true" : "false";
     if (auto* v = std::get_if<long long>(&scalar_)) return std::to_string(*v);
-    if (auto* v = std::get_if<double>(&scalar_)) return std::to_string(*v);
-    return "'" + std::get<std::string>(scalar_) + "'";
+    if (auto* v = std::get_if<double>(&scalar_)) return formatNumber(*v);
+    // A message quotes the start of a long string, not all of a 5 MB value.
+    const std::string& text = std::get<std::string>(scalar_);
+    constexpr std::size_t kQuoted = 80;
+    if (text.size() <= kQuoted) return "'" + text + "'";
+    return "'" + text.substr(0, kQuoted) + "...' (" + std::to_string(text.size()) + " characters)";
   }
+
+ public:
+  // %g: std::to_string prints -1e-9 as "-0.000000" and 1e300 as 301 digits.
+  static std::string formatNumber(double value) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", value);
+    return text;
+  }
+
+ private:
 
   [[noreturn]] void fail(const std::string& what) const {
     throw std::invalid_argument("cfg key '" + path_ + "' " + what + " (in " + *source_ + ")");

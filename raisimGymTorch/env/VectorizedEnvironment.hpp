@@ -63,8 +63,8 @@ class VectorizedEnvironment {
 
     const double maxTime = cfg_.get<double>("max_time", std::numeric_limits<double>::infinity());
     if (!(maxTime > 0))
-      throw std::invalid_argument("cfg key 'max_time' must be positive, got " + std::to_string(maxTime) + " (in " +
-                                  cfg_.source() + ")");
+      throw std::invalid_argument("cfg key 'max_time' must be positive, got " + Config::formatNumber(maxTime) +
+                                  " (in " + cfg_.source() + ")");
     const double controlDt = environments_[0]->getControlTimeStep();
     // Beyond 2^62 steps a time limit is no limit, and the cast to an integer would overflow.
     const double steps = maxTime / controlDt + 1e-9;

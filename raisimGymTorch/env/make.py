@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -154,10 +155,11 @@ def make_vec_env(
         environment = copy.deepcopy(dict(cfg["environment"]))
     except RecursionError as error:
         raise ValueError(f"{cfg_source}: the 'environment:' section is nested too deeply") from error
+    # NumPy integers (np.int64 from an array of env counts) are integers too; C++ sees only Python's int.
     if num_envs is not None:
-        environment["num_envs"] = num_envs
+        environment["num_envs"] = int(num_envs) if isinstance(num_envs, np.integer) else num_envs
     if num_threads is not None:
-        environment["num_threads"] = num_threads
+        environment["num_threads"] = int(num_threads) if isinstance(num_threads, np.integer) else num_threads
     module = import_env_module(name)
     impl = module.RaisimGymEnv(str(resource_dir(cfg)), environment, cfg_source)
     return RaisimGymVecEnv(impl, normalize_ob=normalize_ob, seed=cfg.get("seed", 0) if seed is None else seed,

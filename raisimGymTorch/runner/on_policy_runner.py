@@ -32,7 +32,7 @@ from .evaluation import EvaluationResult, evaluate_policy
 from .logger import TrainingLogger
 from .rollout_statistics import RolloutStatistics
 from .stop_request import StopRequest
-from .training_config import NO_TIME_LIMIT, TrainingConfig
+from .training_config import NO_TIME_LIMIT, TrainingConfig, boolean_setting
 
 DEFAULT_EVAL_ENVS = 10
 """Environments of the evaluation VecEnv; each contributes one deterministic episode per evaluation."""
@@ -117,10 +117,8 @@ class OnPolicyRunner:
         self.env = make_vec_env(self.env_name, config.cfg, config.source, num_envs=env_count,
                                 num_threads=env_threads, seed=self.seed + self.env_offset)
         self._cleanup.callback(self.env.close)
-        random_start = config.cfg["environment"].get("random_episode_start", True)
-        if not isinstance(random_start, bool):
-            raise ValueError(f"{config.source}: environment.random_episode_start must be true or false, "
-                             f"got {random_start!r}")
+        random_start = boolean_setting(config.cfg["environment"].get("random_episode_start", True),
+                                       "environment.random_episode_start", config.source)
         if random_start:
             self.env.randomize_episode_progress(self.seed + self.env_offset)
         self.num_steps = (options.steps_per_iteration or config.ppo.steps_per_env

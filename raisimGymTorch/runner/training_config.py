@@ -8,6 +8,7 @@ from typing import Any
 
 from raisimGymTorch.algo.ppo import PPOConfig
 from raisimGymTorch.env.make import parse_cfg
+from raisimGymTorch.messages import quoted
 
 TOP_LEVEL_KEYS = ("seed", "record_video", "environment", "architecture", "algorithm", "resources")
 DEFAULT_EVAL_EVERY_N = 200
@@ -77,27 +78,28 @@ def parse_training_config(text: str, source: str = "cfg.yaml") -> TrainingConfig
     cfg = parse_cfg(text, source)
     for key in cfg:
         if key not in TOP_LEVEL_KEYS:
-            raise ValueError(f"Unknown top-level key {key!r} in {source}. Valid keys: {', '.join(TOP_LEVEL_KEYS)}")
+            raise ValueError(f"Unknown top-level key {quoted(key)} in {source}. "
+                             f"Valid keys: {', '.join(TOP_LEVEL_KEYS)}")
     environment = cfg.get("environment")
     if not isinstance(environment, Mapping):
         raise ValueError(f"{source} needs an 'environment:' section (a mapping)")
 
     seed = cfg.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"cfg key 'seed' in {source} must be an integer, got {seed!r}")
+        raise ValueError(f"cfg key 'seed' in {source} must be an integer, got {quoted(seed)}")
     eval_every_n = environment.get("eval_every_n", DEFAULT_EVAL_EVERY_N)
     if isinstance(eval_every_n, bool) or not isinstance(eval_every_n, int) or eval_every_n < 1:
         raise ValueError(f"cfg key 'environment.eval_every_n' in {source} must be a positive integer, "
-                         f"got {eval_every_n!r}")
+                         f"got {quoted(eval_every_n)}")
     return TrainingConfig(
         cfg=cfg,
         text=text,
         source=source,
         ppo=_ppo_config(cfg, source),
         seed=seed,
-        record_video=_boolean(cfg.get("record_video", False), "record_video", source),
+        record_video=boolean_setting(cfg.get("record_video", False), "record_video", source),
         eval_every_n=eval_every_n,
-        render=_boolean(environment.get("render", False), "environment.render", source),
+        render=boolean_setting(environment.get("render", False), "environment.render", source),
     )
 
 
@@ -117,10 +119,16 @@ def _ppo_config(cfg: Mapping[str, Any], source: str) -> PPOConfig:
     return PPOConfig.from_dict(merged, source=source)
 
 
-def _boolean(value: Any, key: str, source: str) -> bool:
-    """True/false, also spelled yes/no/on/off as YAML 1.1 (and the original cfg files) do."""
+def boolean_setting(value: Any, key: str, source: str) -> bool:
+    """True/false, also spelled yes/no/on/off (any case) as YAML 1.1 and the original cfg files do.
+
+    C++ (Config.hpp) reads its booleans by the same rule, so no key takes ``yes`` where another refuses it.
+
+    Raises:
+        ValueError: Anything else; the message names the key and the file.
+    """
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in _BOOLEAN_WORDS:
         return _BOOLEAN_WORDS[value.lower()]
-    raise ValueError(f"cfg key {key!r} in {source} must be true or false, got {value!r}")
+    raise ValueError(f"cfg key {key!r} in {source} must be true or false (or yes/no, on/off), got {quoted(value)}")

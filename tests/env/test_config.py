@@ -42,7 +42,7 @@ def test_bool_or_string_is_not_a_number(make_anymal, value):
 
 
 def test_render_must_be_a_bool(make_anymal):
-    with pytest.raises(ValueError, match=r"cfg key 'render' must be true or false, got 1"):
+    with pytest.raises(ValueError, match=r"cfg key 'render' must be true or false \(or yes/no, on/off\), got 1"):
         make_anymal(render=1)
 
 

@@ -105,6 +105,31 @@ case("constructor: NaN value", ValueError, r"cfg key 'p_gain' is NaN \(in cfg\.y
     lambda: construct(environment_cfg(p_gain=float("nan"))))
 case("constructor: NaN in YAML text", ValueError, r"cfg key 'simulation_dt' is NaN")(
     lambda: construct("num_envs: 1\nsimulation_dt: .nan\n"))
+# Issue 17 item 9: one rule for YAML booleans (the trainer took record_video: yes, C++ refused render: yes), numbers
+# printed as %g, and long values quoted in part.
+case("constructor: render: yes works, as record_video: yes does", None)(
+    lambda: construct(environment_cfg(render="yes")))
+case("constructor: render: Off works", None)(lambda: construct(environment_cfg(render="Off")))
+case("constructor: render: maybe", ValueError,
+     r"cfg key 'render' must be true or false \(or yes/no, on/off\), got 'maybe'")(
+    lambda: construct(environment_cfg(render="maybe")))
+case("constructor: max_time -1e-9", ValueError, r"cfg key 'max_time' must be positive, got -1e-09 \(in")(
+    lambda: construct(environment_cfg(max_time=-1e-9)))
+
+
+def short_message(function):
+    """Runs `function`, which must fail, and re-raises its error if the message is short."""
+    try:
+        function()
+    except Exception as error:  # noqa: BLE001
+        assert len(str(error)) < 500, f"a {len(str(error))}-character message: {str(error)[:200]}"
+        raise
+    raise AssertionError("no error")
+
+
+case("constructor: a 5 MB string as a number", ValueError,
+     r"cfg key 'p_gain' must be a number, got 'xxxx[x]*\.\.\.' \(5000000 characters\)")(
+    lambda: short_message(lambda: construct(environment_cfg(p_gain="x" * 5_000_000))))
 
 
 def nested(depth, container):
@@ -412,6 +437,16 @@ case("make_vec_env: cfg a list", TypeError, "cfg must be a mapping \\(the parsed
 case("make_vec_env: environment a number", ValueError, "needs an 'environment:' section")(
     lambda: make_vec_env("rsg_anymal", {"environment": 5}))
 
+
+def numpy_integer_counts():
+    env = make_vec_env("rsg_anymal", anymal_cfg(), num_envs=np.int64(2), num_threads=np.int32(1))
+    try:
+        assert env.num_envs == 2 and env.wrapper.getNumThreads() == 1
+    finally:
+        env.close()
+
+
+case("make_vec_env: num_envs np.int64(2) works", None)(numpy_integer_counts)
 case("make_vec_env: environment nested 100,000 deep", ValueError, "'environment:' section is nested too deeply")(
     lambda: make_vec_env("rsg_anymal", anymal_cfg(deep=nested(100_000, dict))))
 
@@ -570,6 +605,23 @@ case("training cfg: policy_net a word", ValueError, "'policy_net' .* must be a l
     lambda: training_cfg("net_word", architecture={"policy_net": "big"}))
 case("training cfg: no environment section", ValueError, "needs an 'environment:' section")(
     lambda: training_cfg("no_env", environment=None))
+case("training cfg: a 5 MB seed", ValueError, r"cfg key 'seed' .* must be an integer, got 'xxxx[x]*\.\.\. \(5000002 ")(
+    lambda: short_message(lambda: training_cfg("seed_huge", seed="x" * 5_000_000)))
+
+
+def train_with_random_start(value):
+    from raisimGymTorch.runner.trainer import train
+
+    cfg = write(f"random_start_{value}.yaml", small_cfg_text({"random_episode_start": value, "num_envs": N}))
+    train("rsg_anymal", cfg, iterations=0, eval_envs=1, run_root=SCRATCH / "runs", print_function=lambda line: None)
+
+
+# The same boolean rule as render and record_video (issue 17 item 9).
+case("training cfg: random_episode_start: no works", None)(lambda: train_with_random_start("no"))
+case("training cfg: random_episode_start: maybe", ValueError,
+     r"cfg key 'environment\.random_episode_start' in .* must be true or false \(or yes/no, on/off\), got 'maybe'")(
+    lambda: train_with_random_start("maybe"))
+
 
 # --- checkpoint files ---------------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from raisimGymTorch.messages import quoted
+
 from .module import ACTIVATIONS, Actor
 from .storage import RolloutStorage
 
@@ -74,7 +76,7 @@ class PPOConfig:
         ]
         for name, ok, requirement in checks:
             if not ok:
-                raise ValueError(f"PPO setting {name!r} must be {requirement}, got {getattr(self, name)!r}")
+                raise ValueError(f"PPO setting {name!r} must be {requirement}, got {quoted(getattr(self, name))}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "cfg.yaml") -> PPOConfig:
@@ -96,7 +98,7 @@ class PPOConfig:
         kwargs: dict[str, Any] = {}
         for key, value in d.items():
             if key not in hints:
-                raise ValueError(f"Unknown PPO setting {key!r} in {source}. Valid settings: {', '.join(valid)}")
+                raise ValueError(f"Unknown PPO setting {quoted(key)} in {source}. Valid settings: {', '.join(valid)}")
             kwargs[key] = _checked(key, value, hints[key], source)
         try:
             return cls(**kwargs)
@@ -107,7 +109,7 @@ class PPOConfig:
 def _checked(key: str, value: Any, hint: Any, source: str) -> Any:
     """Returns `value` converted to the field type `hint`, or raises a ValueError naming `key`."""
     def fail(expected: str) -> ValueError:
-        message = f"PPO setting {key!r} in {source} must be {expected}, got {type(value).__name__} {value!r}"
+        message = f"PPO setting {key!r} in {source} must be {expected}, got {type(value).__name__} {quoted(value)}"
         if isinstance(value, str) and expected == "a number":
             message += " (YAML 1.1 reads 5e-4 as a string; write 5.0e-4)"
         return ValueError(message)
