@@ -9,7 +9,7 @@ from pathlib import Path
 from raisimGymTorch.env.make import make_vec_env
 from raisimGymTorch.io.checkpoint import check_dimensions, load_checkpoint
 from raisimGymTorch.io.export import NormalizedPolicy
-from raisimGymTorch.viz import mujoco_window
+from raisimGymTorch.viz import mujoco_window, video
 from raisimGymTorch.viz.episode_view import EpisodeView
 
 from .evaluation import EvaluationResult, evaluate_policy
@@ -71,6 +71,13 @@ def play(
                            live_viewer=viewer_address if render else None, mujoco_viewer=mujoco_viewer)
         if view.viewer is not None:
             print_function(f"[viewer] showing the policy at {view.viewer.url}")
+        video_path = weight.with_name(f"{weight.stem}_test.mp4")
+        if view.recorder is not None:
+            # Before the episodes, not after them: a folder we cannot write is known now.
+            try:
+                video.check_writable(video_path)
+            except OSError as error:
+                raise OSError(f"{error}; pass --no-video, or copy {weight.name} into a folder you can write") from None
         if view.window is not None:
             print_function(f"[viewer] showing the policy in MuJoCo's viewer on display {mujoco_window.display_name()}; "
                            "close its window to stop")
@@ -85,7 +92,7 @@ def play(
                                f"({length * result.control_dt:.2f} s), {'fell' if fell else 'time limit'}")
             if episodes > 0:
                 break
-        video_path = view.write_video(weight.with_name(f"{weight.stem}_test.mp4"))
+        video_path = view.write_video(video_path)
         if video_path is not None:
             print_function(f"[video] {video_path}")
     finally:

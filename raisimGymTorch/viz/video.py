@@ -189,12 +189,14 @@ class VideoRecorder:
 
         Raises:
             ValueError: There are no frames.
+            OSError: `path` cannot be written (read-only folder, no permission, full disk); the message names it.
         """
         import imageio.v2 as imageio
 
         if not self.frames:
             raise ValueError(f"no frames to write to {path}")
         path = Path(path)
+        check_writable(path)
         with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=16, ffmpeg_log_level="error") as out:
             for frame in self.frames:
                 out.append_data(frame)
@@ -210,6 +212,30 @@ class VideoRecorder:
     def close(self) -> None:
         """Frees the GL context."""
         self.renderer.close()
+
+
+def check_writable(path: str | Path) -> None:
+    """Raises OSError naming `path` and the reason if this process cannot create or overwrite it.
+
+    ffmpeg opens the output itself, so a read-only folder used to surface as "[Errno 32] Broken pipe" when the
+    frames were piped into an ffmpeg that had already exited. A file this check creates is removed again.
+    """
+    path = Path(path)
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as error:
+        raise _named(error.errno, f"cannot write the video {path}: {error.strerror}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def _named(number: int | None, message: str) -> OSError:
+    """An OSError that keeps `number` as its errno but reads as `message` alone, without "[Errno N]"."""
+    error = OSError(message)
+    error.errno = number
+    return error
 
 
 def frame_stride(control_dt: float, target_fps: float = 30.0) -> tuple[int, float]:
