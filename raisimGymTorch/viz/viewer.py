@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -54,6 +55,31 @@ def _ensure_port_free(host: str, port: int) -> None:
             except OSError as error:
                 raise OSError(error.errno, f"cannot start the live viewer: port {port} on {host} is already in use "
                                            f"({error.strerror}); choose another one with --port") from error
+
+
+class _OneLineHandshakeErrors(logging.Filter):
+    """Shortens websockets' "opening handshake failed" record (a 27-line traceback) to one line.
+
+    Anything can connect to the port (a port scanner, a browser on the wrong URL), and a traceback per connection
+    would bury the training log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "opening handshake failed" and record.exc_info:
+            error = record.exc_info[1]
+            connection = getattr(record, "websocket", None)
+            peer = getattr(connection, "remote_address", None)
+            source = f" from {peer[0]}:{peer[1]}" if peer else ""
+            record.msg = f"[viewer] refused a malformed connection{source}: {type(error).__name__}: {error}"
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+def _quiet_handshake_errors() -> None:
+    """Installs `_OneLineHandshakeErrors` on websockets' server logger, once per process."""
+    logger = logging.getLogger("websockets.server")
+    if not any(isinstance(f, _OneLineHandshakeErrors) for f in logger.filters):
+        logger.addFilter(_OneLineHandshakeErrors())
 
 
 def _rgb(rgba: np.ndarray) -> tuple[int, int, int]:
@@ -133,6 +159,7 @@ class LiveViewer:
         """Visual geoms that could not be drawn (e.g. SDF geoms), by name or index."""
 
         _ensure_port_free(host, port)
+        _quiet_handshake_errors()
         self._server = viser.ViserServer(host=host, port=port, verbose=verbose)
         if port != 0 and self._server.get_port() != port:  # lost a race for the port after the check
             self._server.stop()
