@@ -11,6 +11,8 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +61,52 @@ def env_names() -> list[str]:
     unknown = sorted(set(selected) - set(found))
     if unknown:
         sys.exit(f"raisimGymTorch build: RSG_ENVS names unknown envs {unknown}; available: {found}")
+    # The folder name becomes a CMake target, a C macro and the module's PyInit_<name>: compilers would fail on
+    # `my-env` with errors that never name the folder.
+    invalid = [name for name in selected or found if not (name.isascii() and name.isidentifier())]
+    if invalid:
+        suggestion = re.sub(r"\W", "_", invalid[0], flags=re.ASCII)
+        sys.exit(f"raisimGymTorch build: env folder names must be C identifiers (letters, digits, _), got "
+                 f"{', '.join(repr(name) for name in invalid)} in {ENVS_DIR}; rename e.g. "
+                 f"{invalid[0]!r} to {suggestion!r}")
     return selected or found
+
+
+def keep_going_arguments(build_dir: Path) -> list[str]:
+    """What makes the build tool go on past a failed target, for the generator CMake chose."""
+    cache = build_dir / "CMakeCache.txt"
+    text = cache.read_text(errors="replace") if cache.is_file() else ""
+    generator = re.search(r"^CMAKE_GENERATOR:INTERNAL=(.*)$", text, re.MULTILINE)
+    if generator is None:
+        return []
+    if "Ninja" in generator.group(1):
+        return ["--", "-k", "0"]
+    if "Makefiles" in generator.group(1):
+        return ["--", "-k"]
+    return []
+
+
+def first_error(log: str) -> str:
+    """The compiler's first error line in `log`, or its last line if none looks like one."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    return next((line for line in lines if re.search(r"\berror\b", line)), lines[-1] if lines else "(no output)")
+
+
+def build_targets(build_dir: Path, names: list[str], jobs: str) -> dict[str, str]:
+    """Builds every target it can; returns the failed ones with their first error.
+
+    One broken env must not cost the others: the build goes on past it, then each failed target is rebuilt
+    alone so that its error can be told apart from the others' (the built ones are up to date by then).
+    """
+    everything = ["cmake", "--build", str(build_dir), "-j", jobs, *keep_going_arguments(build_dir)]
+    if subprocess.run(everything).returncode == 0:
+        return {}
+    failures = {}
+    for name in names:
+        alone = subprocess.run(["cmake", "--build", str(build_dir), "--target", name], capture_output=True, text=True)
+        if alone.returncode != 0:
+            failures[name] = first_error(alone.stdout + "\n" + alone.stderr)
+    return failures or {"(build)": "cmake --build failed outside any env target; see the output above"}
 
 
 class CMakeBuild(build_ext):
@@ -93,12 +140,24 @@ class CMakeBuild(build_ext):
         ]
         subprocess.run(configure, check=True)
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
-        subprocess.run(["cmake", "--build", str(build_dir), "-j", jobs], check=True)
+        failures = build_targets(build_dir, names, jobs)
         # The modules link libmujoco.so.<version>; bin/__init__.py compares this record with the
         # installed MuJoCo before any module loads, so a mismatch is a clear error, not a failed dlopen.
         built_against = mujoco_library_version(mujoco_dir)
         for folder in {output_dir, ENVS_DIR.parent / "bin"} if self.copies_to_source else {output_dir}:
             (folder / "MUJOCO_VERSION").write_text(built_against + "\n")
+        if failures:
+            built = [name for name in names if name not in failures]
+            # setuptools copies modules into the source tree only after a successful build; do it for the ones that
+            # built, so that they can be used while the broken one is fixed.
+            for ext in self.extensions if self.copies_to_source else []:
+                source, target = Path(self.get_ext_fullpath(ext.name)), ROOT / self.get_ext_filename(ext.name)
+                if ext.name.rsplit(".", 1)[-1] in built and source.resolve() != target.resolve():
+                    shutil.copy2(source, target)
+            summary = "\n".join(f"  {name}: {error}" for name, error in failures.items())
+            sys.exit(f"raisimGymTorch build: {len(failures)} of {len(names)} modules failed to compile "
+                     f"(built: {', '.join(built) or 'none'}):\n{summary}\n"
+                     f"Fix them, or build the others alone with RSG_ENVS=<name>,<name>.")
 
 
 def module_names() -> list[str]:

@@ -186,7 +186,9 @@ class OnPolicyRunner:
         """
         end = None if iterations is None else self.iteration + iterations
         first, started = self.iteration, time.perf_counter()
-        with StopRequest(self.options.print_function if self.group.is_main else lambda line: None) as stop:
+        main = self.group.is_main  # only rank 0 evaluates, so only it has a viewer to release
+        with StopRequest(self.options.print_function if main else lambda line: None,
+                         on_request=self._view.release if main else None) as stop:
             stopped = False
             while end is None or self.iteration < end:
                 if self.iteration % self.config.eval_every_n == 0:

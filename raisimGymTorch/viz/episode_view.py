@@ -80,6 +80,11 @@ class EpisodeView:
         if self.window is not None:
             self.window.show(qpos, qvel)
 
+    def release(self) -> None:
+        """Lets the live viewer's Pause and real-time pacing hold nothing from now on (a stop was requested)."""
+        if self.viewer is not None:
+            self.viewer.release()
+
     @property
     def watching(self) -> bool:
         """Something films or shows env 0 (else `on_step` need not be called)."""

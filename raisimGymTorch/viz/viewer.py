@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -54,6 +55,31 @@ def _ensure_port_free(host: str, port: int) -> None:
             except OSError as error:
                 raise OSError(error.errno, f"cannot start the live viewer: port {port} on {host} is already in use "
                                            f"({error.strerror}); choose another one with --port") from error
+
+
+class _OneLineHandshakeErrors(logging.Filter):
+    """Shortens websockets' "opening handshake failed" record (a 27-line traceback) to one line.
+
+    Anything can connect to the port (a port scanner, a browser on the wrong URL), and a traceback per connection
+    would bury the training log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "opening handshake failed" and record.exc_info:
+            error = record.exc_info[1]
+            connection = getattr(record, "websocket", None)
+            peer = getattr(connection, "remote_address", None)
+            source = f" from {peer[0]}:{peer[1]}" if peer else ""
+            record.msg = f"[viewer] refused a malformed connection{source}: {type(error).__name__}: {error}"
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+def _quiet_handshake_errors() -> None:
+    """Installs `_OneLineHandshakeErrors` on websockets' server logger, once per process."""
+    logger = logging.getLogger("websockets.server")
+    if not any(isinstance(f, _OneLineHandshakeErrors) for f in logger.filters):
+        logger.addFilter(_OneLineHandshakeErrors())
 
 
 def _rgb(rgba: np.ndarray) -> tuple[int, int, int]:
@@ -105,7 +131,9 @@ class LiveViewer:
     with a free joint) stays above the origin, which keeps it in view while the user orbits the camera.
 
     The page has a Pause box and a Speed slider; stepping loops honour them through `pace` or
-    `wait_if_paused` and `playback_speed`.
+    `wait_if_paused` and `playback_speed`. Pause holds only while a page is open, and closing the last page
+    unticks it: anything on this machine can connect to the port, so a page that went away (or a script that
+    ticked Pause and left) must not hold a training run. `release` ends pausing and pacing for good.
 
     Args:
         model: What to draw: ``simulated_model(vec_env)`` for an env, or an MJCF/URDF file.
@@ -126,6 +154,7 @@ class LiveViewer:
         self._model = as_model(model)
         self._data = mujoco.MjData(self._model)
         self._closed = False
+        self._released = False
         self._last_tick: float | None = None
         self.drawn_geoms: list[int] = []
         """Ids of the geoms drawn."""
@@ -133,6 +162,7 @@ class LiveViewer:
         """Visual geoms that could not be drawn (e.g. SDF geoms), by name or index."""
 
         _ensure_port_free(host, port)
+        _quiet_handshake_errors()
         self._server = viser.ViserServer(host=host, port=port, verbose=verbose)
         if port != 0 and self._server.get_port() != port:  # lost a race for the port after the check
             self._server.stop()
@@ -147,6 +177,7 @@ class LiveViewer:
             self._paused_box = gui.add_checkbox("Pause", initial_value=False)
             self._speed_slider = gui.add_slider("Speed", min=0.1, max=4.0, step=0.1, initial_value=1.0)
             self._follow_box = gui.add_checkbox("Follow robot", initial_value=follow)
+            self._server.on_client_disconnect(self._on_disconnect)
             self._followed_body = self._find_followed_body()
             self._build_scene()
             self.update(self._model.qpos0)
@@ -303,9 +334,18 @@ class LiveViewer:
                 frame.position = tuple(self._data.xpos[body])
                 frame.wxyz = tuple(self._data.xquat[body])
 
+    def _on_disconnect(self, client: object) -> None:
+        if not self._closed and not self._server.get_clients():  # viser drops the leaving client before this
+            self._paused_box.value = False
+
+    def release(self) -> None:
+        """Stops honouring Pause and Speed for good, e.g. once a stop signal arrived: the run must end promptly."""
+        self._released = True
+
     def wait_if_paused(self) -> None:
-        """Blocks while the page's Pause box is ticked (returns at once if the viewer is closed)."""
-        while not self._closed and self._paused_box.value:
+        """Blocks while the page's Pause box is ticked and a page is open; returns at once if the viewer is
+        closed or released."""
+        while not self._closed and not self._released and self._paused_box.value and self._server.get_clients():
             time.sleep(0.05)
             self._last_tick = None
 
@@ -317,7 +357,7 @@ class LiveViewer:
         """
         self.wait_if_paused()
         now = time.perf_counter()
-        if not self._server.get_clients():
+        if self._released or not self._server.get_clients():
             self._last_tick = None
             return
         if self._last_tick is not None:

@@ -152,8 +152,49 @@ def test_episode_view_shows_env0_after_every_step_and_closes_its_server(make_any
     assert listening_addresses(port) == []
 
 
+def open_page(viewer: LiveViewer):
+    """A websocket client that viser counts as an open page: it reports a camera, as the page does first."""
+    import msgspec
+    import viser
+    from websockets.sync.client import connect
+
+    page = connect(f"ws://127.0.0.1:{viewer.port}", subprotocols=[f"viser-v{viser.__version__}"], open_timeout=30)
+    camera = {"type": "ViewerCameraMessage", "wxyz": [1.0, 0.0, 0.0, 0.0], "position": [3.0, -3.0, 2.0],
+              "fov": 1.0, "near": 0.01, "far": 100.0, "image_height": 600, "image_width": 800,
+              "look_at": [0.0, 0.0, 0.0], "up_direction": [0.0, 0.0, 1.0]}
+    page.send(msgspec.msgpack.encode(camera))
+    deadline = time.monotonic() + 30
+    while viewer.connected_clients == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert viewer.connected_clients == 1
+    return page
+
+
+def test_pause_holds_only_while_a_page_is_open_and_closing_the_last_unticks_it(viewer):
+    viewer.paused = True
+    waiter = threading.Thread(target=viewer.wait_if_paused, daemon=True)
+    waiter.start()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive(), "a Pause ticked with no page open held the caller"
+    page = open_page(viewer)
+    page.close()
+    deadline = time.monotonic() + 30
+    while viewer.paused and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not viewer.paused and viewer.connected_clients == 0
+
+
+def test_release_ends_a_pause_for_good(viewer):
+    with open_page(viewer):
+        viewer.paused = True
+        viewer.release()
+        viewer.wait_if_paused()
+        assert viewer.paused, "release leaves the box as the user set it"
+
+
 def test_stream_episode_honours_pause(make_anymal, viewer):
     env = make_anymal(num_envs=2)
+    page = open_page(viewer)  # Pause holds only while a page is open
     viewer.paused = True
     result = {}
     policy = lambda obs: np.zeros((obs.shape[0], env.num_acts), dtype=np.float32)  # noqa: E731
@@ -163,6 +204,7 @@ def test_stream_episode_honours_pause(make_anymal, viewer):
     assert worker.is_alive() and "out" not in result, "stepped while paused"
     viewer.paused = False
     worker.join(timeout=10)
+    page.close()
     rewards, dones = result["out"]
     assert rewards.shape == (5, 2) and dones.shape == (5, 2)
     np.testing.assert_array_equal(viewer.qpos, env.wrapper.getState(0)[0])
