@@ -55,6 +55,9 @@ class RaisimGymEnv {
               << simulation_dt_ << " s), got " << substeps << " physics steps per control step (in " << cfg.source() << ")";
       throw std::invalid_argument(message.str());
     }
+    // Set by the runner and the player for the envs that evaluate a policy: components that only make
+    // training harder (observation noise) turn themselves off.
+    evaluation_ = cfg.get<bool>("evaluation", false);
     divergenceSpeed_ = cfg.get<double>("divergence_speed", kDefaultDivergenceSpeed);
     if (!(divergenceSpeed_ > 0))
       throw std::invalid_argument("cfg key 'divergence_speed' must be positive, got " +
@@ -64,8 +67,20 @@ class RaisimGymEnv {
   RaisimGymEnv(const RaisimGymEnv&) = delete;
   RaisimGymEnv& operator=(const RaisimGymEnv&) = delete;
 
-  // Called once after construction, before the first reset.
+  // Called once after construction and setBatchPlace, before the first reset.
   virtual void init() {}
+  // Where this env sits in its batch (VectorizedEnvironment sets it before init(), so that init() can,
+  // e.g., spread its envs over terrain types).
+  void setBatchPlace(int index, int count) {
+    if (count < 1 || index < 0 || index >= count)
+      throw std::invalid_argument("env index " + std::to_string(index) + " is not in [0, " + std::to_string(count) + ")");
+    envIndex_ = index;
+    batchSize_ = count;
+  }
+  int envIndex() const { return envIndex_; }
+  int batchSize() const { return batchSize_; }
+  // Whether this env evaluates a policy (cfg key `evaluation`, set by the runner and the player).
+  bool isEvaluation() const { return evaluation_; }
   // Starts a new episode. Draw any randomness from randomGenerator_ so that seeding reproduces it.
   virtual void reset() = 0;
   // Writes the observation (obDim_ values) of the current state into `ob`.
@@ -110,6 +125,9 @@ class RaisimGymEnv {
   double divergenceSpeed_ = kDefaultDivergenceSpeed;
   int obDim_ = 0;
   int actionDim_ = 0;
+  int envIndex_ = 0;
+  int batchSize_ = 1;
+  bool evaluation_ = false;
   EigenVec actionLowerBound_, actionUpperBound_;
   std::mt19937 randomGenerator_;
 };

@@ -52,6 +52,7 @@ class VectorizedEnvironment {
         throw OutOfMemory(std::string(error.what()) + " while building env " + std::to_string(i) + " of num_envs = " +
                           std::to_string(numEnvs_) + " (in " + cfg_.source() + "); lower num_envs");
       }
+      environments_.back()->setBatchPlace(i, numEnvs_);
       environments_.back()->init();
       if (i == 0) requireAddressSpaceFor(environments_[0]->getWorld());
     }

@@ -26,6 +26,7 @@ from raisimGymTorch.io.export import NormalizedPolicy, export_onnx, export_torch
 from raisimGymTorch.io.run_directory import make_run_directory
 from raisimGymTorch.viz.episode_view import EpisodeView
 
+from .device import resolve_device
 from .distributed import ProcessGroup
 from .evaluation import EvaluationResult, evaluate_policy
 from .logger import TrainingLogger
@@ -70,6 +71,7 @@ class RunnerOptions:
     print_function: Callable[[str], None] = print
     render: bool | None = None
     viewer_address: tuple[str, int] = ("127.0.0.1", 8080)
+    device: str = "cpu"
 
 
 class OnPolicyRunner:
@@ -130,8 +132,9 @@ class OnPolicyRunner:
         cfg = config.ppo
         actor = Actor(self.env.num_obs, self.env.num_acts, cfg.policy_net, cfg.activation, cfg.init_std)
         critic = Critic(self.env.num_obs, cfg.value_net, cfg.activation)
-        self.ppo = PPO(actor, critic, self.env.num_envs, self.num_steps, cfg, seed=self.seed + self.env_offset,
-                       data_parallel=group.data_parallel)
+        self.device = resolve_device(options.device)
+        self.ppo = PPO(actor, critic, self.env.num_envs, self.num_steps, cfg, device=self.device,
+                       seed=self.seed + self.env_offset, data_parallel=group.data_parallel)
         self.iteration = self._restore(*resume) if resume is not None else 0
         self._statistics = group.broadcast_statistics(self.env)
         run_dir = self._open_run_directory(cfg_path, resume, env_threads) if group.is_main else None
@@ -156,7 +159,8 @@ class OnPolicyRunner:
                                     f"{cfg_path}")
         on_rank = " on rank 0" if self.group.world_size > 1 else ""
         self.logger.message(f"[runner] {env.num_envs} envs{on_rank} x {self.num_steps} steps = "
-                            f"{env.num_envs * self.num_steps:,} samples per iteration")
+                            f"{env.num_envs * self.num_steps:,} samples per iteration; networks and update on "
+                            f"{self.device}")
         if self.group.world_size > 1:
             self.logger.message(f"[runner] {self.group.world_size} ranks ({self.group.backend}), "
                                 f"{env.num_envs} envs and {self.group.threads} thread(s) on rank 0")
@@ -164,7 +168,8 @@ class OnPolicyRunner:
         if self._onnx_reason is not None:
             self.logger.message(f"[export] {self._onnx_reason}; exporting TorchScript only")
         self.eval_env = make_vec_env(self.env_name, config.cfg, config.source, num_envs=options.eval_envs,
-                                     num_threads=env_threads, seed=self.seed + EVAL_SEED_OFFSET, normalize_ob=False)
+                                     num_threads=env_threads, seed=self.seed + EVAL_SEED_OFFSET, normalize_ob=False,
+                                     evaluation=True)
         self._cleanup.callback(self.eval_env.close)
         render = config.render if options.render is None else options.render
         self._view = EpisodeView(self.eval_env, self.logger.message, record_video=config.record_video,
@@ -281,7 +286,7 @@ class OnPolicyRunner:
             self._observation = env.observe()
         for _ in range(self.num_steps):
             actions = ppo.act(self._observation)
-            rewards, dones = env.step(actions.numpy())
+            rewards, dones = env.step(actions.cpu().numpy())
             truncated = env.truncated
             ppo.process_step(rewards, dones, truncated, env.final_observation() if truncated.any() else None)
             self._rollout.add(rewards, dones, truncated, env.reward_terms())
