@@ -12,6 +12,7 @@
 #include <string>
 
 #include "Config.hpp"
+#include "Metrics.hpp"
 #include "Reward.hpp"
 #include "World.hpp"
 
@@ -108,6 +109,8 @@ class RaisimGymEnv {
   // Physics steps per control step.
   int getSubsteps() const { return static_cast<int>(control_dt_ / simulation_dt_ + 1e-10); }
   const Reward& getRewards() const { return rewards_; }
+  // What the env measures beside its reward (none unless it declares some in metrics_).
+  const Metrics& getMetrics() const { return metrics_; }
   // The range each action dimension is meant to take (adapters turn it into action spaces); left
   // empty, the action is unbounded.
   const EigenVec& getActionLowerBound() const { return actionLowerBound_; }
@@ -120,6 +123,7 @@ class RaisimGymEnv {
   const Config& cfg_;
   std::unique_ptr<World> world_;
   Reward rewards_;
+  Metrics metrics_;
   double simulation_dt_ = 0.001;
   double control_dt_ = 0.01;
   double divergenceSpeed_ = kDefaultDivergenceSpeed;

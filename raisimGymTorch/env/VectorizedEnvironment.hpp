@@ -187,6 +187,16 @@ class VectorizedEnvironment {
 
   const std::vector<std::string>& getRewardNames() const { return environments_[0]->getRewards().names(); }
 
+  // Every env's metrics of its last step into `out` (numEnvs x metrics).
+  void getMetrics(EigenRowMajorMatMap out) const {
+    for (int i = 0; i < numEnvs_; ++i) {
+      const auto& values = environments_[i]->getMetrics().values();
+      for (std::size_t metric = 0; metric < values.size(); ++metric) out(i, metric) = static_cast<float>(values[metric]);
+    }
+  }
+
+  const std::vector<std::string>& getMetricNames() const { return environments_[0]->getMetrics().names(); }
+
   ObservationStatistics& statistics() { return statistics_; }
   const ObservationStatistics& statistics() const { return statistics_; }
   ChildEnvironment& environment(int i) { return *environments_.at(i); }

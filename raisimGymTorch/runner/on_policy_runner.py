@@ -139,7 +139,7 @@ class OnPolicyRunner:
         self._statistics = group.broadcast_statistics(self.env)
         run_dir = self._open_run_directory(cfg_path, resume, env_threads) if group.is_main else None
         self.run_dir = Path(group.broadcast_object(str(run_dir), "sharing the run directory"))
-        self._rollout = RolloutStatistics(self.env.num_envs, self.env.reward_names)
+        self._rollout = RolloutStatistics(self.env.num_envs, self.env.reward_names, self.env.metric_names)
         self._observation: np.ndarray | None = None
         self._last_checkpoint: Path | None = None
 
@@ -150,7 +150,7 @@ class OnPolicyRunner:
         run_dir = make_run_directory(self.env_name, [cfg_path, ENVS_DIR / self.env_name / "Environment.hpp"],
                                      options.run_root)
         control_dt = float(env.wrapper.getControlTimeStep())
-        self.logger = TrainingLogger(run_dir, control_dt, options.print_function, env.reward_names)
+        self.logger = TrainingLogger(run_dir, control_dt, options.print_function, env.reward_names, env.metric_names)
         self._cleanup.callback(self.logger.close)
         if resume is not None:
             self.logger.message(f"[runner] resumed {resume[0]} at iteration {self.iteration}")
@@ -281,6 +281,7 @@ class OnPolicyRunner:
             torch.set_num_threads(self.options.rollout_threads)
         env, ppo = self.env, self.ppo
         self._rollout.clear()
+        has_metrics = bool(env.metric_names)
         if self._observation is None:  # the run's first rollout; after the checkpoint, which holds the loaded stats
             env.reset()
             self._observation = env.observe()
@@ -289,7 +290,7 @@ class OnPolicyRunner:
             rewards, dones = env.step(actions.cpu().numpy())
             truncated = env.truncated
             ppo.process_step(rewards, dones, truncated, env.final_observation() if truncated.any() else None)
-            self._rollout.add(rewards, dones, truncated, env.reward_terms())
+            self._rollout.add(rewards, dones, truncated, env.reward_terms(), env.metrics() if has_metrics else None)
             self._observation = env.observe()
         # Every rank's observations of this rollout, on every rank.
         self._statistics = self.group.merge_statistics(env, self._statistics)

@@ -1,5 +1,8 @@
 // How long each foot has been in the air, and legged_gym's feet_air_time reward: at every touch-down,
 // (time in the air - target); steps longer than the target pay, shuffling costs.
+//
+// A foot counts as down when it touches now or touched one step ago, so a contact that flickers off for a
+// single control step is no step at all (otherwise every flicker would cost almost the whole target).
 #pragma once
 
 #include <array>
@@ -13,24 +16,20 @@ class FootAirTime {
 
   void reset() {
     airTime_.fill(0.0);
-    wasInContact_.fill(true);
+    touchedLastStep_.fill(true);
   }
 
-  // One control step of dt seconds with these contacts; returns the sum over feet that touched down now of
-  // (air time - target). A foot counts as landed only after one step in the air, so contact flicker in one
-  // step does not count as a step.
+  // One control step of dt seconds with these contacts; returns the sum, over the feet that touched down at
+  // this step, of (time in the air, this step included, - target).
   double update(const std::array<bool, Feet>& inContact, double dt) {
     double reward = 0.0;
     for (int foot = 0; foot < Feet; ++foot) {
-      if (!inContact[foot]) {
-        airTime_[foot] += dt;
-      } else if (!wasInContact_[foot]) {
-        reward += airTime_[foot] - target_;
-        airTime_[foot] = 0.0;
-      } else {
-        airTime_[foot] = 0.0;
-      }
-      wasInContact_[foot] = inContact[foot];
+      const bool down = inContact[foot] || touchedLastStep_[foot];
+      touchedLastStep_[foot] = inContact[foot];
+      const bool touchDown = down && airTime_[foot] > 0.0;
+      airTime_[foot] += dt;
+      if (touchDown) reward += airTime_[foot] - target_;
+      if (down) airTime_[foot] = 0.0;
     }
     return reward;
   }
@@ -40,7 +39,7 @@ class FootAirTime {
  private:
   double target_;
   std::array<double, Feet> airTime_{};
-  std::array<bool, Feet> wasInContact_{};
+  std::array<bool, Feet> touchedLastStep_{};
 };
 
 }  // namespace raisim

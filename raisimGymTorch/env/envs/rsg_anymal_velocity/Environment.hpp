@@ -17,6 +17,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "RaisimGymEnv.hpp"
 #include "actuation/ActuationFromConfig.hpp"
@@ -80,6 +81,11 @@ class ENVIRONMENT : public RaisimGymEnv {
 
     rewards_.initialize(cfg["reward"], {"trackingLinVel", "trackingYawRate", "linVelZ", "angVelXY", "orientation",
                                         "torques", "jointAcc", "actionRate", "collision", "feetAirTime"});
+
+    // Shown by the trainer beside the reward: how well commands are followed, and how far up the terrain the envs are.
+    std::vector<std::string> metrics{"linVelError", "yawRateError"};
+    if (terrain_ != nullptr) metrics.push_back("terrainLevel");
+    metrics_.declare(metrics);
 
     obDim_ = kProprioceptiveDim + (heightScan_ ? heightScan_->size() : 0);
     actionDim_ = kJoints;
@@ -175,6 +181,10 @@ class ENVIRONMENT : public RaisimGymEnv {
     const double airTime = airTime_.update(footContact_, dt);
     rewards_.record(kFeetAirTime, commands_.planarSpeed() > 0.1 ? airTime : 0.0);
 
+    metrics_.record(kLinVelError, (command.head<2>() - v.head<2>()).norm());
+    metrics_.record(kYawRateError, std::abs(command[2] - w[2]));
+    if (curriculum_) metrics_.record(kTerrainLevel, curriculum_->level());
+
     previousAction_ = action;
     previousJointVelocity_ = jointVelocity;
     commandedDistance_ += commands_.planarSpeed() * dt;
@@ -221,6 +231,7 @@ class ENVIRONMENT : public RaisimGymEnv {
   // In the order the constructor declares them to rewards_.
   enum Term { kTrackingLinVel, kTrackingYawRate, kLinVelZ, kAngVelXY, kOrientation, kTorques, kJointAcc, kActionRate,
               kCollision, kFeetAirTime };
+  enum Metric { kLinVelError, kYawRateError, kTerrainLevel };
   // legged_gym's tracking_sigma (m^2/s^2 and rad^2/s^2): the reward halves at an error of about 0.42.
   static constexpr double kTrackingSigma = 0.25;
 
