@@ -159,8 +159,8 @@ class OnPolicyRunner:
                                     f"{cfg_path}")
         on_rank = " on rank 0" if self.group.world_size > 1 else ""
         self.logger.message(f"[runner] {env.num_envs} envs{on_rank} x {self.num_steps} steps = "
-                            f"{env.num_envs * self.num_steps:,} samples per iteration; networks and update on "
-                            f"{self.device}")
+                            f"{env.num_envs * self.num_steps:,} samples per iteration")
+        self.logger.message(f"[runner] networks and PPO update on {self.device}; the envs step on the CPU")
         if self.group.world_size > 1:
             self.logger.message(f"[runner] {self.group.world_size} ranks ({self.group.backend}), "
                                 f"{env.num_envs} envs and {self.group.threads} thread(s) on rank 0")

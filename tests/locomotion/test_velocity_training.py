@@ -39,7 +39,8 @@ def test_runner_trains_with_the_cfg_it_is_given_and_tester_plays_a_command(tmp_p
     trained = script("runner.py", "--cfg", str(cfg), "--iterations", "2", "--log-dir", str(tmp_path / "runs"),
                      "--device", "cpu")
     assert trained.returncode == 0, trained.stderr
-    assert "16 envs x 10 steps = 160 samples per iteration; networks and update on cpu" in trained.stdout
+    assert "16 envs x 10 steps = 160 samples per iteration" in trained.stdout
+    assert "[runner] networks and PPO update on cpu" in trained.stdout
     run_dir = next((tmp_path / "runs" / "rsg_anymal_velocity").iterdir())
     assert (run_dir / cfg.name).read_text() == cfg.read_text()  # the run keeps the cfg it was trained with
     played = script("tester.py", "-w", str(run_dir / "full_2.pt"), "--command", "0.6", "0", "0.2", "--no-video")
