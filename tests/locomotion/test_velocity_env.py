@@ -114,6 +114,7 @@ def test_kinematic_reward_terms_equal_their_definitions_on_the_simulated_state()
         action = np.random.default_rng(1).uniform(-1, 1, (1, env.num_acts)).astype(np.float32)
         env.step(action)
         terms = dict(zip(env.reward_names, env.reward_terms()[0]))
+        metrics = dict(zip(env.metric_names, env.metrics()[0]))
         qpos, qvel = env.wrapper.getState(0)
     finally:
         env.close()
@@ -137,6 +138,10 @@ def test_kinematic_reward_terms_equal_their_definitions_on_the_simulated_state()
     for name, value in expected.items():
         assert terms[name] == pytest.approx(coefficients[name] * value, rel=1e-4, abs=1e-9), name
     assert all(value != 0 for name, value in expected.items() if name != "orientation")
+    # The metrics the trainer shows: tracking errors of the same state, outside the reward.
+    assert list(metrics) == ["linVelError", "yawRateError"]
+    assert metrics["linVelError"] == pytest.approx(np.linalg.norm(command[:2] - v[:2]), rel=1e-5)
+    assert metrics["yawRateError"] == pytest.approx(abs(command[2] - w[2]), rel=1e-5)
 
 
 def drawn_physics(cfg: dict[str, Any], seed: int, resets: int) -> np.ndarray:
@@ -233,6 +238,11 @@ def test_the_rough_task_scans_the_terrain_and_starts_envs_on_the_lower_levels() 
     env = make(cfg, num_envs=20, seed=0)
     try:
         assert env.num_obs == 48 + 187
+        assert env.metric_names == ["linVelError", "yawRateError", "terrainLevel"]
+        env.reset()
+        env.step(np.zeros((env.num_envs, env.num_acts), dtype=np.float32))
+        levels = env.metrics()[:, 2]
+        assert np.all(levels == np.round(levels)) and 0 <= levels.min() and levels.max() <= 5 and np.ptp(levels) > 0
         env.reset()
         observation = env.observe(update_statistics=False)
         model = simulated_model(env)

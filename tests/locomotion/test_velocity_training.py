@@ -41,6 +41,9 @@ def test_runner_trains_with_the_cfg_it_is_given_and_tester_plays_a_command(tmp_p
     assert trained.returncode == 0, trained.stderr
     assert "16 envs x 10 steps = 160 samples per iteration" in trained.stdout
     assert "[runner] networks and PPO update on cpu" in trained.stdout
+    iteration_lines = [line for line in trained.stdout.splitlines() if line.startswith("iteration")]
+    assert len(iteration_lines) == 2 and all("linVelError" in line and "yawRateError" in line
+                                             for line in iteration_lines), iteration_lines
     run_dir = next((tmp_path / "runs" / "rsg_anymal_velocity").iterdir())
     assert (run_dir / cfg.name).read_text() == cfg.read_text()  # the run keeps the cfg it was trained with
     played = script("tester.py", "-w", str(run_dir / "full_2.pt"), "--command", "0.6", "0", "0.2", "--no-video")
