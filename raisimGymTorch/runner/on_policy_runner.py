@@ -122,8 +122,7 @@ class OnPolicyRunner:
         if not isinstance(random_start, bool):
             raise ValueError(f"{config.source}: environment.random_episode_start must be true or false, "
                              f"got {random_start!r}")
-        if random_start:
-            self.env.randomize_episode_progress(self.seed + self.env_offset)
+        self._random_start = random_start
         self.num_steps = (options.steps_per_iteration or config.ppo.steps_per_env
                           or int(self.env.wrapper.getMaxEpisodeSteps()))
         if self.num_steps >= NO_TIME_LIMIT:
@@ -284,6 +283,8 @@ class OnPolicyRunner:
         has_metrics = bool(env.metric_names)
         if self._observation is None:  # the run's first rollout; after the checkpoint, which holds the loaded stats
             env.reset()
+            if self._random_start:  # after the reset, which would start every episode at step 0 again
+                env.randomize_episode_progress(self.seed + self.env_offset)
             self._observation = env.observe()
         for _ in range(self.num_steps):
             actions = ppo.act(self._observation)

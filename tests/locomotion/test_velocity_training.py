@@ -12,18 +12,18 @@ import torch
 from ruamel.yaml import YAML
 
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
-from raisimGymTorch.runner import player
+from raisimGymTorch.runner import player, trainer
 from raisimGymTorch.runner.device import resolve_device
 
 ENV_DIR = ENVS_DIR / "rsg_anymal_velocity"
 
 
-def small_flat_cfg(directory: Path) -> Path:
+def small_flat_cfg(directory: Path, **environment: object) -> Path:
     cfg = load_cfg(ENV_DIR / "cfg_flat.yaml")
     cfg["record_video"] = False
-    cfg["environment"].update(num_envs=16, eval_every_n=100, max_time=1.0)
+    cfg["environment"].update(num_envs=16, eval_every_n=100, max_time=1.0, **environment)
     cfg["algorithm"]["steps_per_env"] = 10
-    path = directory / "small_flat.yaml"
+    path = directory / f"small_flat_{len(list(directory.glob('small_flat*.yaml')))}.yaml"
     with path.open("w") as file:
         YAML(typ="safe", pure=True).dump(cfg, file)
     return path
@@ -89,3 +89,15 @@ def test_a_command_for_an_env_without_commands_is_refused() -> None:
         player.with_fixed_command(cfg, [0.5, 0.0, 0.0], "rsg_anymal/cfg.yaml")
     with pytest.raises(ValueError, match="three finite numbers"):
         player.with_fixed_command(load_cfg(ENV_DIR / "cfg_flat.yaml"), [0.5, float("nan"), 0.0], "cfg_flat.yaml")
+
+
+@pytest.mark.parametrize("random_start", [True, False])
+def test_training_starts_the_episodes_at_random_points_of_the_time_limit(tmp_path: Path, random_start: bool) -> None:
+    # 1 s episodes (50 steps) and rollouts of 10 steps: with random starts about a fifth of the 32 episodes end
+    # within the first rollout; without them none can (a fall within 0.2 s does not happen here).
+    cfg = small_flat_cfg(tmp_path, num_envs=32, random_episode_start=random_start)
+    lines: list[str] = []
+    trainer.train("rsg_anymal_velocity", cfg, iterations=1, run_root=tmp_path / "runs", eval_envs=1,
+                  print_function=lines.append, device="cpu")
+    first = next(line for line in lines if line.startswith("iteration"))
+    assert ("no episode ended" not in first) == random_start, first
