@@ -21,7 +21,7 @@ ENV_DIR = ENVS_DIR / "rsg_anymal_velocity"
 def small_flat_cfg(directory: Path, **environment: object) -> Path:
     cfg = load_cfg(ENV_DIR / "cfg_flat.yaml")
     cfg["record_video"] = False
-    cfg["environment"].update(num_envs=16, eval_every_n=100, max_time=1.0, **environment)
+    cfg["environment"].update({"num_envs": 16, "eval_every_n": 100, "max_time": 1.0, **environment})
     cfg["algorithm"]["steps_per_env"] = 10
     path = directory / f"small_flat_{len(list(directory.glob('small_flat*.yaml')))}.yaml"
     with path.open("w") as file:
