@@ -55,8 +55,10 @@ def profile(cfg_name: str, num_envs: int, device: torch.device, iterations: int)
         totals = {"env": 0.0, "inference": 0.0, "storage": 0.0, "update": 0.0}
         env.reset()
         observation = env.observe()
+        update_threads = torch.get_num_threads()
         for iteration in range(iterations + 1):  # the first iteration warms up and is not counted
             parts = dict.fromkeys(totals, 0.0)
+            torch.set_num_threads(1)  # as the trainer does while the env's threads step (RunnerOptions.rollout_threads)
             for _ in range(steps):
                 started = time.perf_counter()
                 actions = ppo.act(observation).cpu().numpy()
@@ -72,6 +74,7 @@ def profile(cfg_name: str, num_envs: int, device: torch.device, iterations: int)
                 ppo.process_step(rewards, dones, truncated, final)
                 synchronize(device)
                 parts["storage"] += time.perf_counter() - started
+            torch.set_num_threads(update_threads)
             started = time.perf_counter()
             ppo.update(observation)
             synchronize(device)
