@@ -3,7 +3,7 @@
 //
 // One World is one environment's simulation. Worlds built from the same file share one read-only
 // mjModel; each owns its mjData. A World whose env randomizes model parameters (friction, masses) asks
-// for privateModel() and from then on steps its own copy. model() and data() hand out the raw MuJoCo
+// for privateModel() and from then on steps its own copy of them. model() and data() hand out the raw MuJoCo
 // objects for anything this layer does not cover.
 #pragma once
 
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "actuation/Actuation.hpp"
+#include "sim/ParameterCopy.hpp"
 
 #ifdef __linux__
 #include <sys/resource.h>
@@ -245,14 +246,12 @@ class World {
 
   const mjModel* model() const { return model_.get(); }
 
-  // This World's own copy of the model, made at the first call, for parameters randomized per env; the
-  // shared model stays untouched. Costs one model's memory (mj_sizeModel) per World that calls it.
+  // This World's own copy of the model's parameters, made at the first call, for what an env randomizes
+  // (friction, masses, gains); the other Worlds keep the shared model. Asset data (textures, heightfields,
+  // meshes) stays shared and must not be written (sim/ParameterCopy.hpp); about 50 KB per World for ANYmal C.
   mjModel* privateModel() {
     if (privateModel_ == nullptr) {
-      privateModel_ = std::shared_ptr<mjModel>(mj_copyModel(nullptr, model_.get()), detail::ModelDeleter());
-      if (privateModel_ == nullptr)
-        throw OutOfMemory("not enough memory for a private copy of '" + modelFile_ + "' (" +
-                          bytesText(static_cast<std::size_t>(mj_sizeModel(model_.get()))) + ")");
+      privateModel_ = copyModelParameters(model_);
       model_ = privateModel_;
     }
     return privateModel_.get();

@@ -280,3 +280,25 @@ def test_a_height_scan_without_terrain_is_refused_by_name() -> None:
 def test_bad_task_keys_are_named(key: str, value: Any, words: str) -> None:
     with pytest.raises(ValueError, match=words.replace(".", r"\.")):
         make(flat_cfg(**{key: value}))
+
+
+def test_a_randomized_env_owns_its_parameters_but_shares_textures_and_terrain() -> None:
+    cfg = load_cfg(ROUGH)
+    cfg["environment"]["randomization"] = {"friction": [0.2, 0.2]}
+    env = make(cfg, num_envs=2, seed=0)
+    try:
+        env.reset()
+        model = simulated_model(env)  # env 0's model, serialized field by field
+    finally:
+        env.close()
+    plain = make(load_cfg(ROUGH) | {"environment": {**load_cfg(ROUGH)["environment"], "randomization": {}}},
+                 num_envs=1, seed=0)
+    try:
+        reference = simulated_model(plain)
+    finally:
+        plain.close()
+    assert model.geom("LF_FOOT").friction[0] == pytest.approx(0.2)
+    assert reference.geom("LF_FOOT").friction[0] != pytest.approx(0.2)
+    np.testing.assert_array_equal(model.tex_data, reference.tex_data)  # what videos draw
+    np.testing.assert_array_equal(model.hfield_data, reference.hfield_data)  # what the feet stand on
+    assert model.hfield_data.size > 1_000_000
