@@ -38,6 +38,7 @@ class PhysicsRandomization {
   // feet decide foot-ground friction); `baseBody`: the body `added_base_mass` goes to.
   PhysicsRandomization(const Config& cfg, World& world, std::vector<int> frictionGeoms, int baseBody)
       : world_(world), frictionGeoms_(std::move(frictionGeoms)), baseBody_(baseBody) {
+    cfg.markRead();  // every key is optional: an empty block randomizes nothing
     friction_ = readRange(cfg, "friction", 0.0, 10.0);
     addedBaseMass_ = readRange(cfg, "added_base_mass", -1e3, 1e3);
     motorStrength_ = readRange(cfg, "motor_strength", 0.0, 10.0);

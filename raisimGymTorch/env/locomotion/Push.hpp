@@ -23,6 +23,7 @@ class Push {
 
   explicit Push(const Config& cfg) {
     auto path = [&](const std::string& key) { return cfg.path().empty() ? key : cfg.path() + "." + key; };
+    cfg.markRead();
     interval_ = cfg.get<double>("interval", 0.0);
     if (!(interval_ >= 0) || !std::isfinite(interval_))
       throw std::invalid_argument("cfg key '" + path("interval") + "' must be >= 0 s (0: no pushes) (in " + cfg.source() + ")");

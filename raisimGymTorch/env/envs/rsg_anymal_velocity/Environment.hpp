@@ -285,6 +285,7 @@ class ENVIRONMENT : public RaisimGymEnv {
     noise_.set(obDim_, 0, 0, 0.0);
     if (!cfg.has("observation_noise")) return;
     const Config& block = cfg["observation_noise"];
+    block.markRead();  // every key has legged_gym's default
     const double scale = block.get<double>("scale", 1.0);
     auto level = [&](const std::string& key, double fallback) {
       const double value = block.get<double>(key, fallback);
