@@ -276,6 +276,7 @@ def test_a_height_scan_without_terrain_is_refused_by_name() -> None:
     ("randomization", {"added_base_mass": [-100.0, 0.0]}, "randomization.added_base_mass"),
     ("randomization", {"friction": [-1.0, 1.0]}, "randomization.friction"),
     ("push", {"interval": -1.0}, "push.interval"),
+    ("randomization", {"frictoin": [0.5, 1.0]}, "randomization.frictoin"),  # a typo is not silently ignored
 ])
 def test_bad_task_keys_are_named(key: str, value: Any, words: str) -> None:
     with pytest.raises(ValueError, match=words.replace(".", r"\.")):
@@ -302,3 +303,8 @@ def test_a_randomized_env_owns_its_parameters_but_shares_textures_and_terrain() 
     np.testing.assert_array_equal(model.tex_data, reference.tex_data)  # what videos draw
     np.testing.assert_array_equal(model.hfield_data, reference.hfield_data)  # what the feet stand on
     assert model.hfield_data.size > 1_000_000
+
+
+def test_empty_optional_blocks_are_accepted() -> None:
+    env = make(flat_cfg(randomization={}, push={}, observation_noise={}), num_envs=1)
+    env.close()
