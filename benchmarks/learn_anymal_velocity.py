@@ -14,7 +14,8 @@ commands drawn and resampled as in training, pushes off. Per checkpoint it repor
 
 The last checkpoint is also pushed (1 m/s sideways every 5 s), put on friction 0.3 and loaded with +10 kg, each alone.
 
-Writes benchmarks/results/learn_anymal_velocity[_flat].md and docs/learning_curve_anymal_velocity[_flat].png.
+Writes benchmarks/results/learn_anymal_velocity[_flat].md, docs/learning_curve_anymal_velocity[_flat].png and a
+frame strip docs/anymal_velocity[_flat]_strip.png.
 
     python benchmarks/learn_anymal_velocity.py [--cfg flat|rough] [--minutes 40] [--samples 20e6]
     python benchmarks/learn_anymal_velocity.py --evaluate-run RUN_DIR   # evaluation only, of an earlier run
@@ -39,11 +40,11 @@ import numpy as np
 import torch
 from ruamel.yaml import YAML
 
-from learn_anymal import TrainingLog, cpu_model
+from learn_anymal import TrainingLog, cpu_model, frame_strip
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.io.checkpoint import load_checkpoint
 from raisimGymTorch.io.export import NormalizedPolicy
-from raisimGymTorch.runner import trainer
+from raisimGymTorch.runner import player, trainer
 from raisimGymTorch.runner.on_policy_runner import EVAL_SEED_OFFSET
 from raisimGymTorch.runner.training_config import parse_training_config
 
@@ -56,6 +57,7 @@ TARGET_FALL_RATE = 0.01
 # The observation's layout (Environment.hpp): body-frame velocities x2 / x0.25, the command x (2, 2, 0.25).
 LINEAR_VELOCITY, ANGULAR_VELOCITY, COMMAND = slice(0, 3), slice(3, 6), slice(9, 12)
 COMMAND_SCALE = np.array([2.0, 2.0, 0.25])
+STRIP_COMMAND = (0.8, 0.0, 0.3)  # the frame strip's command: forward while turning left
 
 
 @dataclass
@@ -265,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     for change, tracking in robustness.items():
         print(f"[learn] robustness, {change}: falls {100 * tracking.fall_rate:.0f}%, vx/vy RMS "
               f"{tracking.linear_rms:.3f} m/s, yaw RMS {tracking.yaw_rms:.3f} rad/s", flush=True)
+    strip_path = ROOT / "docs" / f"anymal_velocity{suffix}_strip.png"
+    strip = frame_strip(last, strip_path, frames=8, start_s=3.0, spacing_s=0.3, env_name=ENV_NAME,
+                        edit_cfg=lambda cfg: player.with_fixed_command(evaluation_cfg(cfg), STRIP_COMMAND, "cfg"),
+                        distance=3.0)
     curve = plot_curve(rows, log, f"{ENV_NAME} ({args.cfg}) from scratch: deterministic policy, {args.episodes} "
                        "episodes per point", curve_path)
 
@@ -294,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {names[change]} | {100 * tracking.fall_rate:.0f}% | {tracking.linear_rms:.3f} | "
                      f"{tracking.yaw_rms:.3f} |")
     lines += ["", f"![learning curve]({os.path.relpath(curve, markdown.parent)})", ""]
+    if strip is not None:
+        lines += [f"The last policy told to walk {STRIP_COMMAND[0]} m/s forward while turning at {STRIP_COMMAND[2]} "
+                  "rad/s, 0.3 s between frames:", "", f"![frames]({os.path.relpath(strip, markdown.parent)})", ""]
     markdown.parent.mkdir(parents=True, exist_ok=True)
     markdown.write_text("\n".join(lines))
     print(f"[learn] wrote {markdown} and {curve}; run directory {run_dir}", flush=True)
