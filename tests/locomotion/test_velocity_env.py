@@ -308,3 +308,23 @@ def test_a_randomized_env_owns_its_parameters_but_shares_textures_and_terrain() 
 def test_empty_optional_blocks_are_accepted() -> None:
     env = make(flat_cfg(randomization={}, push={}, observation_noise={}), num_envs=1)
     env.close()
+
+
+def test_action_delay_applies_each_action_one_control_step_later() -> None:
+    def states(delay: bool, first_action: float) -> list[np.ndarray]:
+        env = make(flat_cfg(action_delay=delay, push=None), num_envs=1, seed=4)
+        try:
+            env.reset()
+            result = []
+            for action in (first_action, 0.0):
+                env.step(np.full((1, env.num_acts), action, dtype=np.float32))
+                result.append(env.wrapper.getState(0)[0].copy())
+            return result
+        finally:
+            env.close()
+
+    delayed_a, delayed_b = states(True, 0.5), states(True, -0.5)
+    np.testing.assert_array_equal(delayed_a[0], delayed_b[0])  # the first action has not reached the drives yet
+    assert not np.allclose(delayed_a[1], delayed_b[1])  # one step later it has
+    direct_a, direct_b = states(False, 0.5), states(False, -0.5)
+    assert not np.allclose(direct_a[0], direct_b[0])
