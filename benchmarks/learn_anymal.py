@@ -34,6 +34,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,7 @@ ENV_NAME = "rsg_anymal"
 SHIPPED_CFG = ENVS_DIR / ENV_NAME / "cfg.yaml"
 TARGET_VELOCITY = 0.8  # m/s, issue 3
 TARGET_FALL_RATE = 0.05
-DRIVE_SPEED_LIMIT = 7.5  # rad/s, ANYdrive no-load speed (kAnydrive in rsg_anymal's Environment.hpp)
+DRIVE_SPEED_LIMIT = 7.5  # rad/s, ANYdrive no-load speed (anymal_c::kDrive in env/robots/AnymalC.hpp)
 JOINT_VELOCITY_SLICE = slice(22, 34)  # rsg_anymal's observation: joint velocities
 ITERATION_LINE = re.compile(r"iteration\s+(\d+) \| average reward\s+(\S+) \| dones\s+(\S+) \|.*\|\s+(\d+) steps/s")
 CHECKPOINT_LINE = re.compile(r"\[checkpoint\] full_(\d+)\.pt saved")
@@ -254,8 +255,13 @@ def evaluate_long(checkpoint_path: Path, episodes: int, seconds: float, threads:
         env.close()
 
 
-def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, spacing_s: float) -> Path | None:
-    """Films one deterministic episode of the policy and saves `frames` frames `spacing_s` apart as one PNG."""
+def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, spacing_s: float,
+                env_name: str = ENV_NAME, edit_cfg: Callable[[dict], dict] | None = None,
+                distance: float = 2.0) -> Path | None:
+    """Films one deterministic episode of the policy and saves `frames` frames `spacing_s` apart as one PNG.
+
+    `edit_cfg` changes the checkpoint's cfg first (e.g. a fixed velocity command); `distance` is the camera's (m).
+    """
     if video.select_gl_backend() is None:
         print(f"[strip] no OpenGL backend ({video.unavailable_reason()}); no frame strip", flush=True)
         return None
@@ -263,15 +269,16 @@ def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, 
 
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
-    env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=1, num_threads=1,
-                       seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
+    cfg = config.cfg if edit_cfg is None else edit_cfg(config.cfg)
+    env = make_vec_env(env_name, cfg, str(checkpoint_path), num_envs=1, num_threads=1,
+                       seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False, evaluation=True)
     recorder = video.VideoRecorder(simulated_model(env), width=400, height=300, shadows=True)
     import mujoco  # after video.select_gl_backend has chosen the GL backend
 
     side = mujoco.MjvCamera()  # from the robot's right, following the base: legs in profile
     side.type = mujoco.mjtCamera.mjCAMERA_TRACKING
     side.trackbodyid = 1
-    side.distance, side.azimuth, side.elevation = 2.0, 90.0, -12.0
+    side.distance, side.azimuth, side.elevation = distance, 90.0, -12.0
     recorder.camera = side
     try:
         policy = NormalizedPolicy.from_checkpoint(checkpoint)

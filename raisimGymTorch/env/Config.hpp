@@ -135,6 +135,10 @@ class Config {
   bool isNull() const { return kind_ == Kind::kNull; }
   bool isString() const { return kind_ == Kind::kScalar && std::holds_alternative<std::string>(scalar_); }
 
+  // Marks this node as read, so that a block whose keys are all optional may be empty; its children are still
+  // reported when nothing reads them.
+  void markRead() const { used_ = true; }
+
   // Marks keys that other code (the Python runner) reads, so they are not reported as unknown.
   void markRead(const std::vector<std::string>& names) const {
     for (const auto& name : names)

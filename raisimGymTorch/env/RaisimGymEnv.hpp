@@ -12,6 +12,7 @@
 #include <string>
 
 #include "Config.hpp"
+#include "Metrics.hpp"
 #include "Reward.hpp"
 #include "World.hpp"
 
@@ -55,6 +56,9 @@ class RaisimGymEnv {
               << simulation_dt_ << " s), got " << substeps << " physics steps per control step (in " << cfg.source() << ")";
       throw std::invalid_argument(message.str());
     }
+    // Set by the runner and the player for the envs that evaluate a policy: components that only make
+    // training harder (observation noise) turn themselves off.
+    evaluation_ = cfg.get<bool>("evaluation", false);
     divergenceSpeed_ = cfg.get<double>("divergence_speed", kDefaultDivergenceSpeed);
     if (!(divergenceSpeed_ > 0))
       throw std::invalid_argument("cfg key 'divergence_speed' must be positive, got " +
@@ -64,8 +68,20 @@ class RaisimGymEnv {
   RaisimGymEnv(const RaisimGymEnv&) = delete;
   RaisimGymEnv& operator=(const RaisimGymEnv&) = delete;
 
-  // Called once after construction, before the first reset.
+  // Called once after construction and setBatchPlace, before the first reset.
   virtual void init() {}
+  // Where this env sits in its batch (VectorizedEnvironment sets it before init(), so that init() can,
+  // e.g., spread its envs over terrain types).
+  void setBatchPlace(int index, int count) {
+    if (count < 1 || index < 0 || index >= count)
+      throw std::invalid_argument("env index " + std::to_string(index) + " is not in [0, " + std::to_string(count) + ")");
+    envIndex_ = index;
+    batchSize_ = count;
+  }
+  int envIndex() const { return envIndex_; }
+  int batchSize() const { return batchSize_; }
+  // Whether this env evaluates a policy (cfg key `evaluation`, set by the runner and the player).
+  bool isEvaluation() const { return evaluation_; }
   // Starts a new episode. Draw any randomness from randomGenerator_ so that seeding reproduces it.
   virtual void reset() = 0;
   // Writes the observation (obDim_ values) of the current state into `ob`.
@@ -93,6 +109,8 @@ class RaisimGymEnv {
   // Physics steps per control step.
   int getSubsteps() const { return static_cast<int>(control_dt_ / simulation_dt_ + 1e-10); }
   const Reward& getRewards() const { return rewards_; }
+  // What the env measures beside its reward (none unless it declares some in metrics_).
+  const Metrics& getMetrics() const { return metrics_; }
   // The range each action dimension is meant to take (adapters turn it into action spaces); left
   // empty, the action is unbounded.
   const EigenVec& getActionLowerBound() const { return actionLowerBound_; }
@@ -105,11 +123,15 @@ class RaisimGymEnv {
   const Config& cfg_;
   std::unique_ptr<World> world_;
   Reward rewards_;
+  Metrics metrics_;
   double simulation_dt_ = 0.001;
   double control_dt_ = 0.01;
   double divergenceSpeed_ = kDefaultDivergenceSpeed;
   int obDim_ = 0;
   int actionDim_ = 0;
+  int envIndex_ = 0;
+  int batchSize_ = 1;
+  bool evaluation_ = false;
   EigenVec actionLowerBound_, actionUpperBound_;
   std::mt19937 randomGenerator_;
 };

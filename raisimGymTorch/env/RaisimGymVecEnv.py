@@ -37,6 +37,8 @@ class RaisimGymVecEnv:
         self._truncated = np.zeros(n, dtype=bool)
         self._reward_names: list[str] = list(impl.getRewardNames())
         self._reward_terms = np.zeros((n, len(self._reward_names)), dtype=np.float32)
+        self._metric_names: list[str] = list(impl.getMetricNames())
+        self._metrics = np.zeros((n, len(self._metric_names)), dtype=np.float32)
         self._diverged_resets = 0
         self.seed(seed)
         # The module's constructor already started episodes from seed 0; start them again from `seed`.
@@ -137,6 +139,16 @@ class RaisimGymVecEnv:
         """Weighted reward terms of every env's last step, shape (num_envs, len(reward_names))."""
         self.wrapper.getRewardTerms(self._reward_terms)
         return self._reward_terms
+
+    @property
+    def metric_names(self) -> list[str]:
+        """What the env measures beside its reward (tracking errors, terrain level); empty for most envs."""
+        return list(self._metric_names)
+
+    def metrics(self) -> np.ndarray:
+        """Every env's metrics of its last step, shape (num_envs, len(metric_names))."""
+        self.wrapper.getMetrics(self._metrics)
+        return self._metrics
 
     def get_reward_info(self) -> list[dict[str, float]]:
         """The original API: one dict of weighted reward terms per environment."""

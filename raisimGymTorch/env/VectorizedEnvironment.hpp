@@ -52,6 +52,7 @@ class VectorizedEnvironment {
         throw OutOfMemory(std::string(error.what()) + " while building env " + std::to_string(i) + " of num_envs = " +
                           std::to_string(numEnvs_) + " (in " + cfg_.source() + "); lower num_envs");
       }
+      environments_.back()->setBatchPlace(i, numEnvs_);
       environments_.back()->init();
       if (i == 0) requireAddressSpaceFor(environments_[0]->getWorld());
     }
@@ -185,6 +186,16 @@ class VectorizedEnvironment {
   }
 
   const std::vector<std::string>& getRewardNames() const { return environments_[0]->getRewards().names(); }
+
+  // Every env's metrics of its last step into `out` (numEnvs x metrics).
+  void getMetrics(EigenRowMajorMatMap out) const {
+    for (int i = 0; i < numEnvs_; ++i) {
+      const auto& values = environments_[i]->getMetrics().values();
+      for (std::size_t metric = 0; metric < values.size(); ++metric) out(i, metric) = static_cast<float>(values[metric]);
+    }
+  }
+
+  const std::vector<std::string>& getMetricNames() const { return environments_[0]->getMetrics().names(); }
 
   ObservationStatistics& statistics() { return statistics_; }
   const ObservationStatistics& statistics() const { return statistics_; }

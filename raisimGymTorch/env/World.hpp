@@ -2,8 +2,9 @@
 // Actuation (PD, DC-motor PD, actuator network or direct torque), look up bodies and contacts by name.
 //
 // One World is one environment's simulation. Worlds built from the same file share one read-only
-// mjModel; each owns its mjData. model() and data() hand out the raw MuJoCo objects for anything
-// this layer does not cover.
+// mjModel; each owns its mjData. A World whose env randomizes model parameters (friction, masses) asks
+// for privateModel() and from then on steps its own copy of them. model() and data() hand out the raw MuJoCo
+// objects for anything this layer does not cover.
 #pragma once
 
 #include <mujoco/mujoco.h>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "actuation/Actuation.hpp"
+#include "sim/ParameterCopy.hpp"
 
 #ifdef __linux__
 #include <sys/resource.h>
@@ -220,10 +222,12 @@ inline std::shared_ptr<const mjModel> loadModel(const std::string& path, double 
 class World {
  public:
   // Loads `modelFile` (MJCF or URDF) stepping at `simulationDt` seconds.
-  World(const std::string& modelFile, double simulationDt)
-      : modelFile_(modelFile),
-        model_(loadModel(modelFile, simulationDt)),
-        data_(detail::makeData(model_.get(), modelFile)) {
+  World(const std::string& modelFile, double simulationDt) : World(loadModel(modelFile, simulationDt), modelFile) {}
+
+  // Steps a model compiled elsewhere (e.g. a robot with terrain added through mjSpec); `name` stands for it
+  // in error messages.
+  World(std::shared_ptr<const mjModel> model, const std::string& name)
+      : modelFile_(name), model_(std::move(model)), data_(detail::makeData(requireModel(model_), name)) {
     const int nu = model_->nu;
     command_ = Eigen::VectorXd::Zero(nu);
     velocityTarget_ = Eigen::VectorXd::Zero(nu);
@@ -241,6 +245,17 @@ class World {
   }
 
   const mjModel* model() const { return model_.get(); }
+
+  // This World's own copy of the model's parameters, made at the first call, for what an env randomizes
+  // (friction, masses, gains); the other Worlds keep the shared model. Asset data (textures, heightfields,
+  // meshes) stays shared and must not be written (sim/ParameterCopy.hpp); about 50 KB per World for ANYmal C.
+  mjModel* privateModel() {
+    if (privateModel_ == nullptr) {
+      privateModel_ = copyModelParameters(model_);
+      model_ = privateModel_;
+    }
+    return privateModel_.get();
+  }
   mjData* data() { return data_.get(); }
   const mjData* data() const { return data_.get(); }
   const std::string& modelFile() const { return modelFile_; }
@@ -394,6 +409,11 @@ class World {
   }
 
  private:
+  static const mjModel* requireModel(const std::shared_ptr<const mjModel>& model) {
+    if (model == nullptr) throw std::invalid_argument("World needs a compiled model, got none");
+    return model.get();
+  }
+
   void requireActuatorSize(const Eigen::VectorXd& vector, const char* what) const {
     if (vector.size() != model_->nu)
       throw std::invalid_argument(std::string(what) + " needs one value per actuator (" + std::to_string(model_->nu) +
@@ -418,6 +438,7 @@ class World {
 
   std::string modelFile_;
   std::shared_ptr<const mjModel> model_;
+  std::shared_ptr<mjModel> privateModel_;  // set once privateModel() was called; model_ then points to it
   std::unique_ptr<mjData, detail::DataDeleter> data_;
   std::unique_ptr<Actuation> actuation_;
   Eigen::VectorXd command_, velocityTarget_, jointPosition_, jointVelocity_, torque_;

@@ -129,6 +129,7 @@ def make_vec_env(
     seed: int | None = None,
     normalize_ob: bool = True,
     clip_obs: float = 10.0,
+    evaluation: bool = False,
 ) -> RaisimGymVecEnv:
     """Builds the vectorized env `name` from a whole cfg (its ``environment`` section goes to C++).
 
@@ -141,6 +142,8 @@ def make_vec_env(
         seed: Overrides the top-level ``seed`` (default 0).
         normalize_ob: Normalize observations with running statistics.
         clip_obs: Clip normalized observations to this magnitude.
+        evaluation: Build envs that evaluate a policy (cfg key ``evaluation``): components that only make training
+            harder, such as observation noise, turn off.
 
     Raises:
         TypeError: cfg is not a mapping.
@@ -160,6 +163,8 @@ def make_vec_env(
         environment["num_envs"] = int(num_envs) if isinstance(num_envs, np.integer) else num_envs
     if num_threads is not None:
         environment["num_threads"] = int(num_threads) if isinstance(num_threads, np.integer) else num_threads
+    if evaluation:
+        environment["evaluation"] = True
     module = import_env_module(name)
     impl = module.RaisimGymEnv(str(resource_dir(cfg)), environment, cfg_source)
     return RaisimGymVecEnv(impl, normalize_ob=normalize_ob, seed=cfg.get("seed", 0) if seed is None else seed,

@@ -317,6 +317,18 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             });
           },
           py::arg("out"))
+      .def("getMetricNames", [](Module& self) { return self.env().getMetricNames(); })
+      .def(
+          "getMetrics",
+          [](Module& self, const py::object& out) {
+            auto& env = self.env();
+            const int metrics = static_cast<int>(env.getMetricNames().size());
+            float* data = checkedBuffer<float>(out, "metrics", {env.getNumOfEnvs(), metrics}, true);
+            withLock(self, [&](Vectorized& locked) {
+              locked.getMetrics(EigenRowMajorMatMap(data, locked.getNumOfEnvs(), metrics));
+            });
+          },
+          py::arg("out"), "Every env's metrics of its last step (what the env measures beside its reward).")
       .def("getRewardInfo",
            [](Module& self) {
              return withLock(self, [&](Vectorized& env) {

@@ -22,11 +22,12 @@ class TrainingLogger:
     """
 
     def __init__(self, run_dir: str | Path, control_dt: float, print_function: Callable[[str], None] = print,
-                 reward_names: Sequence[str] = ()) -> None:
+                 reward_names: Sequence[str] = (), metric_names: Sequence[str] = ()) -> None:
         self.run_dir = Path(run_dir)
         self.control_dt = control_dt
         self.print = print_function
         self.reward_names = list(reward_names)
+        self.metric_names = list(metric_names)
         self.writer = SummaryWriter(log_dir=str(self.run_dir))
         self.print(f"[runner] run directory: {self.run_dir}")
         self.print(f"[runner] to watch training: tensorboard --logdir {self.run_dir.parent}")
@@ -70,6 +71,9 @@ class TrainingLogger:
         }
         for name, value in rollout.term_means(self.reward_names).items():
             scalars[f"Reward/{name}"] = value
+        metrics = rollout.metric_means(self.metric_names)
+        for name, value in metrics.items():
+            scalars[f"Metrics/{name}"] = value
         if rollout.episodes:
             # Of the episodes that ended in this iteration, the share that failed and the share cut by time.
             scalars["Episode/termination_rate"] = rollout.terminations / rollout.episodes
@@ -83,6 +87,8 @@ class TrainingLogger:
                         f"steps")
         else:
             episodes = "no episode ended"
+        if metrics:
+            episodes += " | " + ", ".join(f"{name} {value:.3f}" for name, value in metrics.items())
         eta = "" if eta_seconds is None else f" | ETA {datetime.timedelta(seconds=round(eta_seconds))}"
         self.print(
             f"iteration {iteration:6d} | average reward {rollout.mean_reward:10.6f} | dones {rollout.done_rate:8.6f} | "

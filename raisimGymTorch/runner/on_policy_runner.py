@@ -27,6 +27,7 @@ from raisimGymTorch.io.export import NormalizedPolicy, export_onnx, export_torch
 from raisimGymTorch.io.run_directory import make_run_directory
 from raisimGymTorch.viz.episode_view import EpisodeView
 
+from .device import resolve_device
 from .distributed import ProcessGroup
 from .evaluation import EvaluationResult, evaluate_policy
 from .logger import TrainingLogger
@@ -71,6 +72,7 @@ class RunnerOptions:
     print_function: Callable[[str], None] = print
     render: bool | None = None
     viewer_address: tuple[str, int] = ("127.0.0.1", 8080)
+    device: str = "cpu"
 
 
 class OnPolicyRunner:
@@ -117,10 +119,8 @@ class OnPolicyRunner:
         self.env = make_vec_env(self.env_name, config.cfg, config.source, num_envs=env_count,
                                 num_threads=env_threads, seed=self.seed + self.env_offset)
         self._cleanup.callback(self.env.close)
-        random_start = boolean_setting(config.cfg["environment"].get("random_episode_start", True),
-                                       "environment.random_episode_start", config.source)
-        if random_start:
-            self.env.randomize_episode_progress(self.seed + self.env_offset)
+        self._random_start = boolean_setting(config.cfg["environment"].get("random_episode_start", True),
+                                             "environment.random_episode_start", config.source)
         self.num_steps = (options.steps_per_iteration or config.ppo.steps_per_env
                           or int(self.env.wrapper.getMaxEpisodeSteps()))
         if self.num_steps >= NO_TIME_LIMIT:
@@ -129,13 +129,14 @@ class OnPolicyRunner:
         cfg = config.ppo
         actor = Actor(self.env.num_obs, self.env.num_acts, cfg.policy_net, cfg.activation, cfg.init_std)
         critic = Critic(self.env.num_obs, cfg.value_net, cfg.activation)
-        self.ppo = PPO(actor, critic, self.env.num_envs, self.num_steps, cfg, seed=self.seed + self.env_offset,
-                       data_parallel=group.data_parallel)
+        self.device = resolve_device(options.device)
+        self.ppo = PPO(actor, critic, self.env.num_envs, self.num_steps, cfg, device=self.device,
+                       seed=self.seed + self.env_offset, data_parallel=group.data_parallel)
         self.iteration = self._restore(*resume) if resume is not None else 0
         self._statistics = group.broadcast_statistics(self.env)
         run_dir = self._open_run_directory(cfg_path, resume, env_threads) if group.is_main else None
         self.run_dir = Path(group.broadcast_object(str(run_dir), "sharing the run directory"))
-        self._rollout = RolloutStatistics(self.env.num_envs, self.env.reward_names)
+        self._rollout = RolloutStatistics(self.env.num_envs, self.env.reward_names, self.env.metric_names)
         self._observation: np.ndarray | None = None
         self._last_checkpoint: Path | None = None
 
@@ -146,7 +147,7 @@ class OnPolicyRunner:
         run_dir = make_run_directory(self.env_name, [cfg_path, ENVS_DIR / self.env_name / "Environment.hpp"],
                                      options.run_root)
         control_dt = float(env.wrapper.getControlTimeStep())
-        self.logger = TrainingLogger(run_dir, control_dt, options.print_function, env.reward_names)
+        self.logger = TrainingLogger(run_dir, control_dt, options.print_function, env.reward_names, env.metric_names)
         self._cleanup.callback(self.logger.close)
         if resume is not None:
             self.logger.message(f"[runner] resumed {resume[0]} at iteration {self.iteration}")
@@ -156,6 +157,7 @@ class OnPolicyRunner:
         on_rank = " on rank 0" if self.group.world_size > 1 else ""
         self.logger.message(f"[runner] {env.num_envs} envs{on_rank} x {self.num_steps} steps = "
                             f"{env.num_envs * self.num_steps:,} samples per iteration")
+        self.logger.message(f"[runner] networks and PPO update on {self.device}; the envs step on the CPU")
         if self.group.world_size > 1:
             self.logger.message(f"[runner] {self.group.world_size} ranks ({self.group.backend}), "
                                 f"{env.num_envs} envs and {self.group.threads} thread(s) on rank 0")
@@ -163,7 +165,8 @@ class OnPolicyRunner:
         if self._onnx_reason is not None:
             self.logger.message(f"[export] {self._onnx_reason}; exporting TorchScript only")
         self.eval_env = make_vec_env(self.env_name, config.cfg, config.source, num_envs=options.eval_envs,
-                                     num_threads=env_threads, seed=self.seed + EVAL_SEED_OFFSET, normalize_ob=False)
+                                     num_threads=env_threads, seed=self.seed + EVAL_SEED_OFFSET, normalize_ob=False,
+                                     evaluation=True)
         self._cleanup.callback(self.eval_env.close)
         render = config.render if options.render is None else options.render
         self._view = EpisodeView(self.eval_env, self.logger.message, record_video=config.record_video,
@@ -291,15 +294,18 @@ class OnPolicyRunner:
             torch.set_num_threads(self.options.rollout_threads)
         env, ppo = self.env, self.ppo
         self._rollout.clear()
+        has_metrics = bool(env.metric_names)
         if self._observation is None:  # the run's first rollout; after the checkpoint, which holds the loaded stats
             env.reset()
+            if self._random_start:  # after the reset, which would start every episode at step 0 again
+                env.randomize_episode_progress(self.seed + self.env_offset)
             self._observation = env.observe()
         for _ in range(self.num_steps):
             actions = ppo.act(self._observation)
-            rewards, dones = env.step(actions.numpy())
+            rewards, dones = env.step(actions.cpu().numpy())
             truncated = env.truncated
             ppo.process_step(rewards, dones, truncated, env.final_observation() if truncated.any() else None)
-            self._rollout.add(rewards, dones, truncated, env.reward_terms())
+            self._rollout.add(rewards, dones, truncated, env.reward_terms(), env.metrics() if has_metrics else None)
             self._observation = env.observe()
         # Every rank's observations of this rollout, on every rank.
         self._statistics = self.group.merge_statistics(env, self._statistics)

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from raisimGymTorch.env.make import make_vec_env
 from raisimGymTorch.io.checkpoint import check_dimensions, load_checkpoint
@@ -13,7 +16,7 @@ from raisimGymTorch.viz import mujoco_window, video
 from raisimGymTorch.viz.episode_view import EpisodeView
 
 from .evaluation import EvaluationResult, evaluate_policy
-from .training_config import parse_training_config
+from .training_config import load_training_config, parse_training_config
 
 NO_WEIGHT_MESSAGE = (
     "tester.py needs a policy to play: pass -w path/to/full_<N>.pt\n"
@@ -31,10 +34,13 @@ def play(
     render: bool = False,
     viewer_address: tuple[str, int] = ("127.0.0.1", 8080),
     mujoco_viewer: bool = False,
+    cfg_path: str | Path | None = None,
+    command: Sequence[float] | None = None,
 ) -> tuple[EvaluationResult, Path | None]:
     """Runs `episodes` deterministic episodes of a checkpoint's policy in one env and films them.
 
-    The env is rebuilt from the cfg stored in the checkpoint, so the run directory's other files are not needed.
+    The env is rebuilt from the cfg stored in the checkpoint (or from `cfg_path`), so the run directory's other files
+    are not needed. Observation noise is off, as in the trainer's evaluations.
 
     Args:
         weight: A ``full_<N>.pt`` checkpoint.
@@ -46,13 +52,17 @@ def play(
         render: Show the episodes live in the browser, in real time while a page is open.
         viewer_address: (host, port) the live viewer binds.
         mujoco_viewer: Show the episodes in MuJoCo's own window, in real time (needs a display).
+        cfg_path: Play in the env of this cfg.yaml instead of the stored one (e.g. a flat-ground policy on terrain);
+            its observation and action sizes must match the checkpoint's.
+        command: (vx, vy, yaw rate) held for whole episodes, for envs with a ``commands:`` block.
 
     Returns:
         The episodes' outcomes and the video's path (None without a video).
 
     Raises:
         FileNotFoundError: The checkpoint does not exist.
-        ValueError: It is corrupt, from another env, or does not fit the env.
+        ValueError: It is corrupt, from another env, or does not fit the env; or `command` is given for an env that
+            takes no velocity commands.
         mujoco_window.WindowUnavailable: `mujoco_viewer` is set and MuJoCo's viewer cannot open a window here.
         mujoco_window.WindowClosed: The user closed MuJoCo's viewer window (nothing is written then).
     """
@@ -60,9 +70,11 @@ def play(
     checkpoint = load_checkpoint(weight)
     if env_name is not None and checkpoint["env_name"] != env_name:
         raise ValueError(f"{weight} was trained on env '{checkpoint['env_name']}', not '{env_name}'")
-    config = parse_training_config(checkpoint["cfg_text"], f"the cfg stored in {weight}")
-    env = make_vec_env(checkpoint["env_name"], config.cfg, config.source, num_envs=1, num_threads=1,
-                       seed=config.seed if seed is None else seed, normalize_ob=False)
+    config = (load_training_config(cfg_path) if cfg_path is not None
+              else parse_training_config(checkpoint["cfg_text"], f"the cfg stored in {weight}"))
+    cfg = config.cfg if command is None else with_fixed_command(config.cfg, command, config.source)
+    env = make_vec_env(checkpoint["env_name"], cfg, config.source, num_envs=1, num_threads=1,
+                       seed=config.seed if seed is None else seed, normalize_ob=False, evaluation=True)
     view = None
     try:
         check_dimensions(checkpoint, env.num_obs, env.num_acts, weight)
@@ -102,13 +114,38 @@ def play(
     return result, video_path
 
 
+def with_fixed_command(cfg: Mapping[str, Any], command: Sequence[float], source: str) -> dict[str, Any]:
+    """A copy of `cfg` whose velocity commands are always `command` (vx, vy, yaw rate): every range becomes [v, v].
+
+    Raises:
+        ValueError: Not three finite numbers, or the cfg has no ``environment.commands`` block.
+    """
+    values = [float(value) for value in command]
+    if len(values) != 3 or not all(math.isfinite(value) for value in values):
+        raise ValueError(f"--command needs three finite numbers VX VY YAW_RATE, got {list(command)}")
+    commands = cfg["environment"].get("commands")
+    if not isinstance(commands, Mapping):
+        raise ValueError(f"--command: {source} has no 'environment.commands' block; this env takes no velocity "
+                         f"commands")
+    fixed = copy.deepcopy(dict(cfg))
+    fixed["environment"] = dict(fixed["environment"])
+    fixed["environment"]["commands"] = {**commands, "lin_vel_x": [values[0]] * 2, "lin_vel_y": [values[1]] * 2,
+                                        "yaw_rate": [values[2]] * 2, "standing_below": 0.0}
+    return fixed
+
+
 def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
-    """The tester.py command line: ``-w full_N.pt [--episodes K] [--no-video] [--seed S] [--render | --mujoco-viewer]``.
+    """The tester.py command line: ``-w full_N.pt [--cfg PATH] [--command VX VY YAW_RATE] [--episodes K] [--no-video]
+    [--seed S] [--render | --mujoco-viewer]``.
 
     ``--render`` and ``--mujoco-viewer`` are two live views, and one at a time: both pace to real time.
     """
     parser = argparse.ArgumentParser(prog=prog, description="Play a trained policy deterministically.")
     parser.add_argument("-w", "--weight", default="", help="checkpoint full_<N>.pt written by runner.py")
+    parser.add_argument("--cfg", default=None, metavar="PATH",
+                        help="play in the env of this cfg.yaml (default: the cfg stored in the checkpoint)")
+    parser.add_argument("--command", type=float, nargs=3, default=None, metavar=("VX", "VY", "YAW_RATE"),
+                        help="hold this velocity command (m/s, m/s, rad/s) for whole episodes")
     parser.add_argument("--episodes", type=int, default=None,
                         help="episodes to play (default 1; with --render or --mujoco-viewer, until stopped)")
     parser.add_argument("--no-video", action="store_true", help="do not write an mp4 next to the checkpoint")
@@ -147,7 +184,8 @@ def main(env_name: str, argv: Sequence[str] | None = None) -> int:
     episodes = args.episodes if args.episodes is not None else (0 if live else 1)
     try:
         play(args.weight, env_name, episodes, not args.no_video, args.seed, render=args.render,
-             viewer_address=(args.host, args.port), mujoco_viewer=args.mujoco_viewer)
+             viewer_address=(args.host, args.port), mujoco_viewer=args.mujoco_viewer, cfg_path=args.cfg,
+             command=args.command)
     except KeyboardInterrupt:
         return 0
     except mujoco_window.WindowClosed as closed:

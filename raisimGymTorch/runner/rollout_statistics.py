@@ -18,6 +18,8 @@ class RolloutSums:
     """Sum of all rewards."""
     term_sums: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Sum of each reward term, in the env's `reward_names` order."""
+    metric_sums: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Sum of each env metric over the steps, in the env's `metric_names` order."""
     terminations: int = 0
     """Episodes ended by a failure."""
     timeouts: int = 0
@@ -50,6 +52,10 @@ class RolloutSums:
         """Each reward term's mean per env step, by name."""
         return {name: float(total / max(self.steps, 1)) for name, total in zip(names, self.term_sums)}
 
+    def metric_means(self, names: Sequence[str]) -> dict[str, float]:
+        """Each env metric's mean per env step, by name."""
+        return {name: float(total / max(self.steps, 1)) for name, total in zip(names, self.metric_sums)}
+
 
 def _add(values: list[Any]) -> Any:
     if isinstance(values[0], list):
@@ -62,12 +68,14 @@ def _add(values: list[Any]) -> Any:
 class RolloutStatistics:
     """Folds the steps of all envs into `sums`; episode lengths and returns run on across rollouts."""
 
-    def __init__(self, num_envs: int, reward_names: Sequence[str]) -> None:
+    def __init__(self, num_envs: int, reward_names: Sequence[str], metric_names: Sequence[str] = ()) -> None:
         """Args:
             num_envs: Environments stepped together.
             reward_names: Names of the env's reward terms, in `reward_terms()` column order.
+            metric_names: Names of the env's metrics, in `metrics()` column order.
         """
         self.reward_names = list(reward_names)
+        self.metric_names = list(metric_names)
         self._episode_length = np.zeros(num_envs, dtype=np.int64)
         self._episode_return = np.zeros(num_envs, dtype=np.float64)
         self.sums = RolloutSums()
@@ -75,14 +83,18 @@ class RolloutStatistics:
 
     def clear(self) -> None:
         """Starts a new rollout; running episodes carry on."""
-        self.sums = RolloutSums(term_sums=np.zeros(len(self.reward_names), dtype=np.float64))
+        self.sums = RolloutSums(term_sums=np.zeros(len(self.reward_names), dtype=np.float64),
+                                metric_sums=np.zeros(len(self.metric_names), dtype=np.float64))
 
-    def add(self, rewards: np.ndarray, dones: np.ndarray, truncated: np.ndarray, reward_terms: np.ndarray) -> None:
+    def add(self, rewards: np.ndarray, dones: np.ndarray, truncated: np.ndarray, reward_terms: np.ndarray,
+            metrics: np.ndarray | None = None) -> None:
         """Folds in one step of all envs (``done`` includes time-outs; ``truncated`` marks them)."""
         sums = self.sums
         sums.steps += rewards.shape[0]
         sums.reward_sum += float(rewards.sum(dtype=np.float64))
         sums.term_sums += reward_terms.sum(axis=0, dtype=np.float64)
+        if metrics is not None:
+            sums.metric_sums += metrics.sum(axis=0, dtype=np.float64)
         self._episode_length += 1
         self._episode_return += rewards
         if dones.any():

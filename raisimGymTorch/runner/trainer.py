@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .device import DEVICE_CHOICES
 from .distributed import BACKEND_VARIABLE, TIMEOUT_VARIABLE, Distributed, DistributedError, ProcessGroup, SingleProcess
 from .on_policy_runner import DEFAULT_EVAL_ENVS, OnPolicyRunner, RunnerOptions, TrainingResult, load_on_main
 from .training_config import load_training_config
@@ -35,6 +36,7 @@ def train(
     distributed: ProcessGroup | None = None,
     render: bool | None = None,
     viewer_address: tuple[str, int] = ("127.0.0.1", 8080),
+    device: str = "auto",
 ) -> TrainingResult:
     """Trains a PPO policy on env `env_name` and writes checkpoints, exports, videos and logs to a run directory.
 
@@ -58,6 +60,8 @@ def train(
         print_function: Where console lines go (rank 0's; the other ranks print nothing).
         render: Show every evaluation episode live in the browser; None follows the cfg's ``environment.render``.
         viewer_address: (host, port) the live viewer binds.
+        device: Where the networks and the PPO update run: ``auto`` (the GPU if torch sees one), ``cpu`` or ``cuda``;
+            the env always steps on the CPU.
         distributed: This rank's process group (default: a `SingleProcess`); under torchrun `main` joins a
             `Distributed` one. The cfg's ``num_envs`` is then the total, split over the ranks (see `split_envs`);
             a ``num_threads`` of ``auto`` (or none) becomes this rank's share of the machine's cores, and so do
@@ -68,7 +72,8 @@ def train(
 
     Raises:
         FileNotFoundError: The cfg or the checkpoint does not exist.
-        ValueError: A bad cfg key or value, a corrupt checkpoint, or one that does not fit the env.
+        ValueError: A bad cfg key or value, a corrupt checkpoint, one that does not fit the env, or ``cuda`` asked
+            for on a machine without one.
         FloatingPointError: A loss became NaN or infinite; the message names the iteration and the last good
             checkpoint, which is left as it was.
         DistributedError: Another rank died or did not answer within the timeout.
@@ -85,15 +90,17 @@ def train(
         resume = (Path(weight), load_on_main(weight, group))  # before anything is built: a bad file fails fast
     config = load_training_config(cfg_path)
     options = RunnerOptions(num_envs, seed, run_root, steps_per_iteration, eval_envs, rollout_threads, update_threads,
-                            print_function, render, viewer_address)
+                            print_function, render, viewer_address, device)
     with OnPolicyRunner(env_name, config, cfg_path, group, options, resume) as runner:
         return runner.learn(iterations)
 
 
 def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
-    """The runner.py command line: ``[-m train|retrain] [-w full_N.pt] [--iterations N] [--num-envs N] [--seed S]
-    [--dist-timeout SECONDS] [--dist-backend gloo|nccl]``."""
+    """The runner.py command line: ``[--cfg PATH] [-m train|retrain] [-w full_N.pt] [--iterations N] [--num-envs N]
+    [--seed S] [--device auto|cpu|cuda] [--dist-timeout SECONDS] [--dist-backend gloo|nccl]``."""
     parser = argparse.ArgumentParser(prog=prog, description="Train a PPO policy on this environment.")
+    parser.add_argument("--cfg", default=None, metavar="PATH",
+                        help="the cfg.yaml to train with (default: the env folder's cfg.yaml)")
     parser.add_argument("-m", "--mode", choices=("train", "retrain"), default="train",
                         help="train from scratch, or resume the checkpoint given with -w")
     parser.add_argument("-w", "--weight", default="", help="checkpoint full_<N>.pt to resume (retrain mode)")
@@ -101,6 +108,9 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
                         help="iterations to run (default: until Ctrl-C, which saves a checkpoint first)")
     parser.add_argument("--num-envs", type=int, default=None, help="override environment.num_envs")
     parser.add_argument("--seed", type=int, default=None, help="override the cfg's seed")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                        help="where the networks and the update run: auto (the GPU if there is one), cpu or cuda; "
+                             "the env always steps on the CPU")
     parser.add_argument("--log-dir", default=None, metavar="FOLDER",
                         help="parent of the <env>/<timestamp> run folders (default raisimGymTorch/data)")
     parser.add_argument("--render", action="store_true",
@@ -120,7 +130,7 @@ def main(env_name: str, cfg_path: str | Path, argv: Sequence[str] | None = None)
 
     Args:
         env_name: The env folder name.
-        cfg_path: The folder's cfg.yaml.
+        cfg_path: The folder's cfg.yaml, used unless ``--cfg`` names another.
         argv: Command-line arguments (default ``sys.argv[1:]``).
 
     Started by torchrun with several processes, every process joins the process group and trains its share.
@@ -135,9 +145,10 @@ def main(env_name: str, cfg_path: str | Path, argv: Sequence[str] | None = None)
     group: ProcessGroup = SingleProcess()  # until the process group is joined, errors are this process's own
     try:
         group = Distributed.from_environment(args.dist_timeout, args.dist_backend)
-        result = train(env_name, cfg_path, mode=args.mode, weight=args.weight or None, iterations=args.iterations,
+        result = train(env_name, args.cfg or cfg_path, mode=args.mode, weight=args.weight or None, iterations=args.iterations,
                        num_envs=args.num_envs, seed=args.seed, run_root=args.log_dir, distributed=group,
-                       render=True if args.render else None, viewer_address=(args.host, args.port))
+                       render=True if args.render else None, viewer_address=(args.host, args.port),
+                       device=args.device)
     except (OSError, ValueError, FloatingPointError, DistributedError) as error:
         named = group.world_size == 1 or isinstance(error, DistributedError)  # a DistributedError names its rank
         print(f"error: {'' if named else f'rank {group.rank}: '}{error}", file=sys.stderr)

@@ -14,28 +14,25 @@
 
 #include "RaisimGymEnv.hpp"
 #include "actuation/ActuationFromConfig.hpp"
+#include "robots/AnymalC.hpp"
 #include "sim/GroundClearance.hpp"
 
 namespace raisim {
 
 class ENVIRONMENT : public RaisimGymEnv {
  public:
-  static constexpr int kJoints = 12;
-  // ANYdrive's published limits: 80 N m peak, 7.5 rad/s, the torque-speed line through 120 N m at rest.
-  static constexpr DcMotorLimit kAnydrive{120.0, 80.0, 7.5};
+  static constexpr int kJoints = anymal_c::kJoints;
 
   ENVIRONMENT(const std::string& resourceDir, const Config& cfg, bool visualizable)
       : RaisimGymEnv(resourceDir, cfg) {
     world_ = std::make_unique<World>(resourceDir_ + "/anymal_c/anymal_c.xml", simulation_dt_);
     if (world_->nu() != kJoints) throw std::invalid_argument("the ANYmal model must have 12 actuators");
 
-    // Joint order LF, RF, LH, RH x HAA, HFE, KFE; knees bent toward the body centre.
-    nominalJointAngles_.resize(kJoints);
-    nominalJointAngles_ << 0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8;
+    nominalJointAngles_ = anymal_c::nominalJointAngles();
 
     // How the joint targets become torques: cfg block `actuator` (dc_motor unless it says otherwise).
     DriveParameters drive{Eigen::VectorXd::Constant(kJoints, cfg["p_gain"].as<double>()),
-                          Eigen::VectorXd::Constant(kJoints, cfg["d_gain"].as<double>()), kAnydrive};
+                          Eigen::VectorXd::Constant(kJoints, cfg["d_gain"].as<double>()), anymal_c::kDrive};
     world_->setActuation(actuationFromConfig(cfg, "dc_motor", drive, kJoints, resourceDir_));
     actionScale_ = cfg["action_std"].as<double>();
     resetNoise_ = cfg.get<double>("reset_noise", 0.0);
@@ -46,7 +43,8 @@ class ENVIRONMENT : public RaisimGymEnv {
 
     velocityCap_ = cfg["forward_velocity_cap"].as<double>();
     floorGeom_ = world_->geomId("floor");
-    for (int leg = 0; leg < 4; ++leg) footGeoms_[leg] = world_->geomId(std::string(kLegs[leg]) + "_FOOT");
+    for (int leg = 0; leg < anymal_c::kLegs; ++leg)
+      footGeoms_[leg] = world_->geomId(std::string(anymal_c::kLegNames[leg]) + "_FOOT");
 
     rewards_.initialize(cfg["reward"], {"forwardVel", "torque", "alive", "orientation", "jointSpeed", "heading"});
     forwardVelocityTerm_ = rewards_.term("forwardVel");
@@ -130,8 +128,6 @@ class ENVIRONMENT : public RaisimGymEnv {
   }
 
  private:
-  static constexpr const char* kLegs[4] = {"LF", "RF", "LH", "RH"};
-
   // Rotation about the world z axis, in (-pi, pi].
   static double yaw(const Eigen::Matrix3d& rotation) { return std::atan2(rotation(1, 0), rotation(0, 0)); }
 

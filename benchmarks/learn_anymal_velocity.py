@@ -1,0 +1,313 @@
+"""Learning benchmark of rsg_anymal_velocity: does ANYmal C learn to follow velocity commands on 2 cores?
+
+Trains from scratch with the shared trainer (the code behind runner.py) on cfg_flat.yaml (default) or cfg.yaml, for
+a wall-clock budget or a sample budget, with a checkpoint every ``--eval-every`` iterations. After training, every
+checkpoint's deterministic policy (actor mean, observation noise off) runs ``--episodes`` 20 s episodes with random
+commands drawn and resampled as in training, pushes off. Per checkpoint it reports:
+
+* RMS tracking error of vx, vy (m/s, together) and of the yaw rate (rad/s), body frame, over every step at which a
+  robot is up, leaving out the first ``--settle`` seconds after each new command (the robot cannot change speed
+  at once);
+* the fall rate (episodes ended by a base contact);
+* the mean terrain level reached by the training envs is not visible from outside the env; on cfg.yaml the
+  evaluation runs on the levels the cfg starts at.
+
+The last checkpoint is also pushed (1 m/s sideways every 5 s), put on friction 0.3 and loaded with +10 kg, each alone.
+
+Writes benchmarks/results/learn_anymal_velocity[_flat].md, docs/learning_curve_anymal_velocity[_flat].png and a
+frame strip docs/anymal_velocity[_flat]_strip.png.
+
+    python benchmarks/learn_anymal_velocity.py [--cfg flat|rough] [--minutes 40] [--samples 20e6]
+    python benchmarks/learn_anymal_velocity.py --evaluate-run RUN_DIR   # evaluation only, of an earlier run
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import os
+import platform
+import resource
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import raisimGymTorch  # noqa: F401  (first: it sets OpenMP's wait policy before torch loads libgomp)
+import numpy as np
+import torch
+from ruamel.yaml import YAML
+
+from learn_anymal import TrainingLog, cpu_model, frame_strip
+from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
+from raisimGymTorch.io.checkpoint import load_checkpoint
+from raisimGymTorch.io.export import NormalizedPolicy
+from raisimGymTorch.runner import player, trainer
+from raisimGymTorch.runner.on_policy_runner import EVAL_SEED_OFFSET
+from raisimGymTorch.runner.training_config import parse_training_config
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_NAME = "rsg_anymal_velocity"
+CFGS = {"flat": ENVS_DIR / ENV_NAME / "cfg_flat.yaml", "rough": ENVS_DIR / ENV_NAME / "cfg.yaml"}
+TARGET_LINEAR_RMS = 0.2  # m/s, issue 14 (flat)
+TARGET_YAW_RMS = 0.2  # rad/s
+TARGET_FALL_RATE = 0.01
+# The observation's layout (Environment.hpp): body-frame velocities x2 / x0.25, the command x (2, 2, 0.25).
+LINEAR_VELOCITY, ANGULAR_VELOCITY, COMMAND = slice(0, 3), slice(3, 6), slice(9, 12)
+COMMAND_SCALE = np.array([2.0, 2.0, 0.25])
+STRIP_COMMAND = (0.8, 0.0, 0.3)  # the frame strip's command: forward while turning left
+
+
+@dataclass
+class Tracking:
+    """One policy's deterministic evaluation."""
+
+    linear_rms: float
+    """RMS of |command_xy - v_xy| (m/s) over settled steps while up."""
+    yaw_rms: float
+    """RMS of command_yaw - w_z (rad/s)."""
+    fall_rate: float
+    """Share of episodes ended by termination."""
+    mean_seconds: float
+    """Mean episode duration (s)."""
+
+
+def evaluation_cfg(cfg: dict, change: str | None = None) -> dict:
+    """The training cfg without pushes; `change` puts one robustness condition in."""
+    cfg = copy.deepcopy(cfg)
+    environment = cfg["environment"]
+    environment.pop("push", None)
+    if change == "push":
+        environment["push"] = {"interval": 5.0, "velocity_x": [0.0, 0.0], "velocity_y": [1.0, 1.0]}
+    elif change == "friction":
+        environment.setdefault("randomization", {})["friction"] = [0.3, 0.3]
+    elif change == "mass":
+        environment.setdefault("randomization", {})["added_base_mass"] = [10.0, 10.0]
+    return cfg
+
+
+@torch.no_grad()
+def evaluate(checkpoint_path: Path, episodes: int, settle: float, threads: int, change: str | None = None) -> Tracking:
+    """One deterministic episode in each of `episodes` envs, seeded as the trainer's evaluations are."""
+    checkpoint = load_checkpoint(checkpoint_path)
+    config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
+    env = make_vec_env(ENV_NAME, evaluation_cfg(config.cfg, change), str(checkpoint_path), num_envs=episodes,
+                       num_threads=threads, seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False, evaluation=True)
+    try:
+        policy = NormalizedPolicy.from_checkpoint(checkpoint)
+        dt = float(env.wrapper.getControlTimeStep())
+        env.reset()
+        up = np.ones(episodes, dtype=bool)
+        fell = np.zeros(episodes, dtype=bool)
+        lengths = np.zeros(episodes)
+        since_command = np.zeros(episodes)
+        last_command = None
+        linear_errors, yaw_errors = [], []
+        for _ in range(int(env.wrapper.getMaxEpisodeSteps())):
+            if not up.any():
+                break
+            observation = env.observe(update_statistics=False)
+            command = observation[:, COMMAND] / COMMAND_SCALE
+            if last_command is not None:
+                since_command = np.where(np.any(command != last_command, axis=1), 0.0, since_command + dt)
+            last_command = command
+            settled = up & (since_command >= settle)
+            velocity = observation[:, LINEAR_VELOCITY] / 2.0
+            yaw_rate = observation[:, ANGULAR_VELOCITY][:, 2] / 0.25
+            linear_errors.append(np.linalg.norm(command[settled, :2] - velocity[settled, :2], axis=1))
+            yaw_errors.append(command[settled, 2] - yaw_rate[settled])
+            actions = policy(torch.from_numpy(observation)).numpy()
+            _, dones = env.step(np.ascontiguousarray(actions, dtype=np.float32))
+            lengths[up] += 1
+            ended = dones & up
+            fell[ended & ~env.truncated] = True
+            up &= ~dones
+        linear = np.concatenate(linear_errors)
+        yaw = np.concatenate(yaw_errors)
+        return Tracking(linear_rms=float(np.sqrt(np.mean(linear ** 2))), yaw_rms=float(np.sqrt(np.mean(yaw ** 2))),
+                        fall_rate=float(fell.mean()), mean_seconds=float(lengths.mean() * dt))
+    finally:
+        env.close()
+
+
+def engine_speeds(seconds: float = 3.0) -> dict[str, float]:
+    """This machine's speed now: env steps/s and physics steps/s of 100 envs on one thread, random actions, for the
+    flat and the rough task (the rough one with its terrain and 187-point height scan)."""
+    speeds = {}
+    for name, path in CFGS.items():
+        env = make_vec_env(ENV_NAME, load_cfg(path), str(path), num_envs=100, num_threads=1, seed=0,
+                           normalize_ob=False)
+        try:
+            actions = np.random.default_rng(0).normal(0.0, 0.5, (100, env.num_acts)).astype(np.float32)
+            env.reset()
+            steps, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                env.step(actions)
+                env.observe(update_statistics=False)
+                steps += 100
+            substeps = round(env.wrapper.getControlTimeStep() / env.wrapper.getSimulationTimeStep())
+            speeds[name] = steps / (time.perf_counter() - start)
+            speeds[name + " physics"] = speeds[name] * substeps
+        finally:
+            env.close()
+    return speeds
+
+
+def benchmark_cfg(source: Path, eval_every: int) -> str:
+    cfg = load_cfg(source)
+    cfg["environment"]["eval_every_n"] = eval_every
+    cfg["record_video"] = False
+    stream = io.StringIO()
+    YAML(typ="safe", pure=True).dump(cfg, stream)
+    return stream.getvalue()
+
+
+def plot_curve(rows: list[tuple[float, int, int, Tracking]], log: TrainingLog | None, title: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = [row[2] / 1e6 for row in rows]
+    figure, axes = plt.subplots(3, 1, figsize=(7, 8), sharex=True)
+    axes[0].plot(samples, [row[3].linear_rms for row in rows], "o-", label="vx, vy (m/s)")
+    axes[0].plot(samples, [row[3].yaw_rms for row in rows], "s-", label="yaw rate (rad/s)")
+    axes[0].axhline(TARGET_LINEAR_RMS, color="gray", linestyle="--", label="target 0.2")
+    axes[0].set_ylabel("RMS tracking error")
+    axes[0].legend(loc="upper right")
+    axes[1].plot(samples, [100 * row[3].fall_rate for row in rows], "o-", color="tab:red")
+    axes[1].axhline(100 * TARGET_FALL_RATE, color="gray", linestyle="--", label="target < 1%")
+    axes[1].set_ylabel("falls (% of 20 s episodes)")
+    axes[1].legend(loc="upper right")
+    if log is not None and rows:
+        per_iteration = rows[-1][2] / max(rows[-1][1], 1)
+        axes[2].plot([it[1] * per_iteration / 1e6 for it in log.iterations], [it[2] for it in log.iterations],
+                     color="tab:green", linewidth=1)
+    axes[2].set_ylabel("training reward per step")
+    axes[2].set_xlabel("samples (millions)")
+    for axis in axes:
+        axis.grid(alpha=0.3)
+    figure.suptitle(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cfg", choices=tuple(CFGS), default="flat", help="the task: cfg_flat.yaml or cfg.yaml")
+    parser.add_argument("--minutes", type=float, default=40.0, help="wall-clock training budget")
+    parser.add_argument("--samples", type=float, default=20e6, help="also stop after this many samples")
+    parser.add_argument("--num-envs", type=int, default=None, help="override environment.num_envs")
+    parser.add_argument("--eval-every", type=int, default=100, help="iterations between checkpoints")
+    parser.add_argument("--episodes", type=int, default=50, help="deterministic evaluation episodes per checkpoint")
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds after a new command left out of the error")
+    parser.add_argument("--seed", type=int, default=None, help="override the cfg's seed")
+    parser.add_argument("--run-root", default="/tmp/learn_anymal_velocity", help="parent of the trainer's run folder")
+    parser.add_argument("--evaluate-run", default=None, metavar="RUN_DIR", help="only evaluate an earlier run's checkpoints")
+    parser.add_argument("--quiet", action="store_true", help="print only every 10th iteration line")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    suffix = "_flat" if args.cfg == "flat" else ""
+    markdown = ROOT / "benchmarks" / "results" / f"learn_anymal_velocity{suffix}.md"
+    curve_path = ROOT / "docs" / f"learning_curve_anymal_velocity{suffix}.png"
+    speeds = engine_speeds()
+    print("[learn] machine speed (100 envs, 1 thread): " + ", ".join(f"{k} {v:,.0f}/s" for k, v in speeds.items()),
+          flush=True)
+
+    log, cpu_seconds, wall_minutes, load = None, float("nan"), float("nan"), "-"
+    shipped = load_cfg(CFGS[args.cfg])
+    per_iteration = (args.num_envs or shipped["environment"]["num_envs"]) * shipped["algorithm"]["steps_per_env"]
+    if args.evaluate_run is None:
+        run_root = Path(args.run_root)
+        run_root.mkdir(parents=True, exist_ok=True)
+        cfg_path = run_root / "cfg.yaml"
+        cfg_path.write_text(benchmark_cfg(CFGS[args.cfg], args.eval_every))
+        log = TrainingLog(echo=not args.quiet)
+        timer = threading.Timer(args.minutes * 60.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        timer.start()
+        try:
+            result = trainer.train(ENV_NAME, cfg_path, run_root=run_root, seed=args.seed, num_envs=args.num_envs,
+                                   iterations=int(np.ceil(args.samples / per_iteration)), print_function=log,
+                                   device="cpu")
+        finally:
+            timer.cancel()
+            log.close()
+        wall_minutes = log.minutes()
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_seconds = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+        log.checkpoints.setdefault(result.iteration, wall_minutes)
+        run_dir, walls = result.run_dir, dict(log.checkpoints)
+        if log.loads:
+            load = f"{np.mean(log.loads):.1f} (min {np.min(log.loads):.1f}, max {np.max(log.loads):.1f})"
+    else:
+        run_dir = Path(args.evaluate_run)
+        walls = {int(p.stem.split("_")[1]): float("nan") for p in run_dir.glob("full_*.pt")}
+
+    rows = []
+    for iteration in sorted(walls):
+        checkpoint_path = run_dir / f"full_{iteration}.pt"
+        tracking = evaluate(checkpoint_path, args.episodes, args.settle, threads=2)
+        samples = iteration * per_iteration
+        rows.append((walls[iteration], iteration, samples, tracking))
+        print(f"[learn] iteration {iteration:4d} ({samples / 1e6:.1f} M samples): vx/vy RMS {tracking.linear_rms:.3f} "
+              f"m/s, yaw RMS {tracking.yaw_rms:.3f} rad/s, falls {100 * tracking.fall_rate:.0f}%, "
+              f"{tracking.mean_seconds:.1f} s", flush=True)
+    last = run_dir / f"full_{max(walls)}.pt"
+    robustness = {change: evaluate(last, args.episodes, args.settle, threads=2, change=change)
+                  for change in ("push", "friction", "mass")}
+    for change, tracking in robustness.items():
+        print(f"[learn] robustness, {change}: falls {100 * tracking.fall_rate:.0f}%, vx/vy RMS "
+              f"{tracking.linear_rms:.3f} m/s, yaw RMS {tracking.yaw_rms:.3f} rad/s", flush=True)
+    strip_path = ROOT / "docs" / f"anymal_velocity{suffix}_strip.png"
+    strip = frame_strip(last, strip_path, frames=8, start_s=3.0, spacing_s=0.3, env_name=ENV_NAME,
+                        edit_cfg=lambda cfg: player.with_fixed_command(evaluation_cfg(cfg), STRIP_COMMAND, "cfg"),
+                        distance=3.0)
+    curve = plot_curve(rows, log, f"{ENV_NAME} ({args.cfg}) from scratch: deterministic policy, {args.episodes} "
+                       "episodes per point", curve_path)
+
+    command = "python benchmarks/learn_anymal_velocity.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    lines = [f"# Learning: {ENV_NAME} with {CFGS[args.cfg].name}", "", f"`{command}`", "",
+             f"Machine: {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}, Python "
+             f"{platform.python_version()}. 1-minute load average during training {load}; this process used "
+             f"{cpu_seconds / 60 / max(wall_minutes, 1e-9):.2f} cores on average. Machine speed before training "
+             "(100 envs, one thread, random actions): " + ", ".join(f"{k} {v:,.0f} steps/s" for k, v in speeds.items())
+             + ".", "",
+             f"Training: {wall_minutes:.1f} wall minutes, {rows[-1][2]:,} samples (one sample = one 0.02 s control "
+             "step).", "",
+             f"Evaluation: {args.episodes} deterministic 20 s episodes per checkpoint with random commands (cfg "
+             f"ranges and resampling), observation noise and pushes off, physics randomized as in training; errors "
+             f"over steps at which a robot is up, leaving out {args.settle:.1f} s after each new command. Targets "
+             f"(issue 14, flat): RMS vx/vy <= {TARGET_LINEAR_RMS} m/s, yaw rate <= {TARGET_YAW_RMS} rad/s, falls "
+             f"< {TARGET_FALL_RATE:.0%}, within 20M samples.", "",
+             "| wall min | iteration | samples | vx/vy RMS (m/s) | yaw rate RMS (rad/s) | falls | mean episode (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for wall, iteration, samples, tracking in rows:
+        lines.append(f"| {wall:.1f} | {iteration} | {samples:,} | {tracking.linear_rms:.3f} | {tracking.yaw_rms:.3f} | "
+                     f"{100 * tracking.fall_rate:.0f}% | {tracking.mean_seconds:.1f} |")
+    lines += ["", f"Robustness of the last policy ({last.name}), each condition alone:", "",
+              "| condition | falls | vx/vy RMS (m/s) | yaw rate RMS (rad/s) |", "|---|---|---|---|"]
+    names = {"push": "pushed 1 m/s sideways every 5 s", "friction": "friction 0.3", "mass": "+10 kg base mass"}
+    for change, tracking in robustness.items():
+        lines.append(f"| {names[change]} | {100 * tracking.fall_rate:.0f}% | {tracking.linear_rms:.3f} | "
+                     f"{tracking.yaw_rms:.3f} |")
+    lines += ["", f"![learning curve]({os.path.relpath(curve, markdown.parent)})", ""]
+    if strip is not None:
+        lines += [f"The last policy told to walk {STRIP_COMMAND[0]} m/s forward while turning at {STRIP_COMMAND[2]} "
+                  "rad/s, 0.3 s between frames:", "", f"![frames]({os.path.relpath(strip, markdown.parent)})", ""]
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    markdown.write_text("\n".join(lines))
+    print(f"[learn] wrote {markdown} and {curve}; run directory {run_dir}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+// The velocity a legged robot is told to walk at: forward and sideways speed in its yaw-aligned frame and a
+// yaw rate, drawn uniformly from cfg ranges at the start of every episode and again every resampling_time
+// seconds (legged_gym's commands).
+//
+//   commands:
+//     resampling_time: 10.0     # s between draws within an episode
+//     lin_vel_x: [-1.0, 1.0]    # m/s, forward
+//     lin_vel_y: [-1.0, 1.0]    # m/s, left
+//     yaw_rate: [-1.0, 1.0]     # rad/s, counter-clockwise
+//     standing_below: 0.2       # m/s; a drawn |(vx, vy)| below it becomes (0, 0): the robot learns to stand
+//
+// A range [v, v] fixes that component (the player's --command does so). Allocation-free after construction.
+#pragma once
+
+#include <Eigen/Core>
+#include <cmath>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../Config.hpp"
+
+namespace raisim {
+
+class VelocityCommand {
+ public:
+  explicit VelocityCommand(const Config& cfg) {
+    auto bad = [&](const std::string& key, const std::string& why) {
+      const std::string path = cfg.path().empty() ? key : cfg.path() + "." + key;
+      throw std::invalid_argument("cfg key '" + path + "' " + why + " (in " + cfg.source() + ")");
+    };
+    auto range = [&](const std::string& key, double limit) {
+      const auto values = cfg[key].as<std::vector<double>>();
+      if (values.size() != 2 || !std::isfinite(values[0]) || !std::isfinite(values[1]) || values[0] > values[1])
+        bad(key, "must be [low, high] with low <= high");
+      if (std::abs(values[0]) > limit || std::abs(values[1]) > limit)
+        bad(key, "must stay within +-" + std::to_string(limit) + "; a command no robot can follow teaches nothing");
+      return std::uniform_real_distribution<double>(values[0], values[1]);
+    };
+    vx_ = range("lin_vel_x", kMaxSpeed);
+    vy_ = range("lin_vel_y", kMaxSpeed);
+    yawRate_ = range("yaw_rate", kMaxSpeed);
+    resamplingTime_ = cfg["resampling_time"].as<double>();
+    if (!(resamplingTime_ > 0) || !std::isfinite(resamplingTime_)) bad("resampling_time", "must be a positive number of seconds");
+    standingBelow_ = cfg.get<double>("standing_below", 0.2);
+    if (!(standingBelow_ >= 0) || !std::isfinite(standingBelow_)) bad("standing_below", "must be >= 0 m/s");
+  }
+
+  // A new command, and the resampling clock restarted: call at every reset.
+  template <class Generator>
+  void reset(Generator& generator) {
+    draw(generator);
+    sinceDraw_ = 0.0;
+  }
+
+  // Advances the clock by dt seconds; draws a new command once resampling_time has passed. Returns whether it did.
+  template <class Generator>
+  bool advance(double dt, Generator& generator) {
+    sinceDraw_ += dt;
+    if (sinceDraw_ + 1e-9 < resamplingTime_) return false;
+    draw(generator);
+    sinceDraw_ = 0.0;
+    return true;
+  }
+
+  // (vx, vy, yaw rate).
+  const Eigen::Vector3d& value() const { return value_; }
+  double planarSpeed() const { return std::hypot(value_[0], value_[1]); }
+  double resamplingTime() const { return resamplingTime_; }
+
+ private:
+  // No ANYmal-sized robot walks at 10 m/s; beyond it a range is a typo (e.g. degrees for radians).
+  static constexpr double kMaxSpeed = 10.0;
+
+  template <class Generator>
+  void draw(Generator& generator) {
+    value_ << vx_(generator), vy_(generator), yawRate_(generator);
+    if (std::hypot(value_[0], value_[1]) < standingBelow_) value_.head<2>().setZero();
+  }
+
+  std::uniform_real_distribution<double> vx_, vy_, yawRate_;
+  double resamplingTime_ = 10.0;
+  double standingBelow_ = 0.2;
+  double sinceDraw_ = 0.0;
+  Eigen::Vector3d value_ = Eigen::Vector3d::Zero();
+};
+
+}  // namespace raisim

@@ -1,0 +1,330 @@
+"""rsg_anymal_velocity's mechanisms as a user relies on them: commands drawn within their ranges and resampled on
+time, every kinematic reward term equal to its definition on the simulated state, physics randomized within the
+cfg's ranges and reproducibly by seed, pushes at the cfg's period, observation noise off when evaluating, and the
+rough task's terrain, height scan and curriculum."""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import mujoco
+import numpy as np
+import pytest
+
+from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
+from raisimGymTorch.viz.model_source import simulated_model
+
+ENV = "rsg_anymal_velocity"
+FLAT = ENVS_DIR / ENV / "cfg_flat.yaml"
+ROUGH = ENVS_DIR / ENV / "cfg.yaml"
+COMMAND = slice(9, 12)
+COMMAND_SCALE = np.array([2.0, 2.0, 0.25])
+NOMINAL = np.array([0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8])
+FEET = [f"{leg}_FOOT" for leg in ("LF", "RF", "LH", "RH")]
+
+
+def flat_cfg(**environment: Any) -> dict[str, Any]:
+    """cfg_flat.yaml with `environment` keys replaced (None deletes a key)."""
+    cfg = copy.deepcopy(load_cfg(FLAT))
+    for key, value in environment.items():
+        if value is None:
+            cfg["environment"].pop(key, None)
+        else:
+            cfg["environment"][key] = value
+    return cfg
+
+
+def make(cfg: dict[str, Any], num_envs: int = 4, seed: int = 0, evaluation: bool = False):
+    return make_vec_env(ENV, cfg, "test cfg", num_envs=num_envs, num_threads=1, seed=seed, normalize_ob=False,
+                        evaluation=evaluation)
+
+
+def commands(env) -> np.ndarray:
+    return env.observe(update_statistics=False)[:, COMMAND] / COMMAND_SCALE
+
+
+def rotation(qpos: np.ndarray) -> np.ndarray:
+    matrix = np.zeros(9)
+    mujoco.mju_quat2Mat(matrix, qpos[3:7])
+    return matrix.reshape(3, 3)
+
+
+def test_commands_are_drawn_within_the_ranges_and_slow_ones_mean_standing() -> None:
+    ranges = {"lin_vel_x": [-0.3, 0.9], "lin_vel_y": [-0.6, 0.2], "yaw_rate": [0.1, 0.5]}
+    env = make(flat_cfg(commands={"resampling_time": 10.0, "standing_below": 0.3, **ranges}), num_envs=200)
+    try:
+        env.reset()
+        drawn = commands(env)
+        for column, (low, high) in enumerate(ranges.values()):
+            assert np.all(drawn[:, column] >= low - 1e-6) and np.all(drawn[:, column] <= high + 1e-6)
+        planar = np.linalg.norm(drawn[:, :2], axis=1)
+        standing = planar == 0
+        assert 0.02 < standing.mean() < 0.5, standing.mean()
+        assert np.all(planar[~standing] >= 0.3 - 1e-6)
+        assert np.all(drawn[standing, 2] >= 0.1 - 1e-6)  # the yaw rate still applies when standing
+    finally:
+        env.close()
+
+
+def test_commands_are_resampled_every_resampling_time_and_not_in_between() -> None:
+    # control_dt 0.02: a new command every 5 steps.
+    env = make(flat_cfg(commands={"resampling_time": 0.1, "lin_vel_x": [-1, 1], "lin_vel_y": [-1, 1],
+                                  "yaw_rate": [-1, 1]}))
+    try:
+        env.reset()
+        history = [commands(env)]
+        for _ in range(10):
+            env.step(np.zeros((env.num_envs, env.num_acts), dtype=np.float32))
+            history.append(commands(env))
+        for step in range(1, 11):
+            changed = not np.allclose(history[step], history[step - 1])
+            assert changed == (step % 5 == 0), f"step {step}: changed={changed}"
+    finally:
+        env.close()
+
+
+def test_same_seed_same_episodes_other_seed_other_ones() -> None:
+    cfg = flat_cfg()
+    runs = []
+    for seed in (3, 3, 4):
+        env = make(cfg, num_envs=2, seed=seed)
+        try:
+            env.reset()
+            actions = np.random.default_rng(0).normal(0, 0.5, (20, 2, env.num_acts)).astype(np.float32)
+            for action in actions:
+                env.step(action)
+            runs.append(env.observe(update_statistics=False).copy())
+        finally:
+            env.close()
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.allclose(runs[0], runs[2])
+
+
+def test_kinematic_reward_terms_equal_their_definitions_on_the_simulated_state() -> None:
+    # Torque drive, so that the torques term is known exactly: target = nominal + 0.5 * action, applied as torque.
+    cfg = flat_cfg(actuator={"model": "torque"}, randomization=None, push=None, observation_noise=None,
+                   commands={"resampling_time": 10.0, "lin_vel_x": [0.4, 0.4], "lin_vel_y": [-0.2, -0.2],
+                             "yaw_rate": [0.3, 0.3], "standing_below": 0.0})
+    coefficients = {name: term["coeff"] for name, term in cfg["environment"]["reward"].items()}
+    env = make(cfg, num_envs=1)
+    try:
+        env.reset()
+        _, qvel_before = env.wrapper.getState(0)
+        action = np.random.default_rng(1).uniform(-1, 1, (1, env.num_acts)).astype(np.float32)
+        env.step(action)
+        terms = dict(zip(env.reward_names, env.reward_terms()[0]))
+        metrics = dict(zip(env.metric_names, env.metrics()[0]))
+        qpos, qvel = env.wrapper.getState(0)
+    finally:
+        env.close()
+    body = rotation(qpos)
+    v = body.T @ qvel[:3]
+    w = qvel[3:6]
+    gravity = -body[2]
+    command = np.array([0.4, -0.2, 0.3])
+    dt = 0.02
+    torque = np.clip(NOMINAL + 0.5 * action[0].astype(np.float64), -80, 80)
+    expected = {
+        "trackingLinVel": math.exp(-np.sum((command[:2] - v[:2]) ** 2) / 0.25),
+        "trackingYawRate": math.exp(-(command[2] - w[2]) ** 2 / 0.25),
+        "linVelZ": v[2] ** 2,
+        "angVelXY": w[0] ** 2 + w[1] ** 2,
+        "orientation": gravity[0] ** 2 + gravity[1] ** 2,
+        "torques": float(np.sum(torque ** 2)),
+        "jointAcc": float(np.sum(((qvel_before[6:] - qvel[6:]) / dt) ** 2)),
+        "actionRate": float(np.sum(action[0].astype(np.float64) ** 2)),  # the previous action is 0 after a reset
+    }
+    for name, value in expected.items():
+        assert terms[name] == pytest.approx(coefficients[name] * value, rel=1e-4, abs=1e-9), name
+    assert all(value != 0 for name, value in expected.items() if name != "orientation")
+    # The metrics the trainer shows: tracking errors of the same state, outside the reward.
+    assert list(metrics) == ["linVelError", "yawRateError"]
+    assert metrics["linVelError"] == pytest.approx(np.linalg.norm(command[:2] - v[:2]), rel=1e-5)
+    assert metrics["yawRateError"] == pytest.approx(abs(command[2] - w[2]), rel=1e-5)
+
+
+def drawn_physics(cfg: dict[str, Any], seed: int, resets: int) -> np.ndarray:
+    """(friction of the feet, base mass, gear) of env 0 after each of `resets` resets."""
+    env = make(cfg, num_envs=1, seed=seed)
+    try:
+        draws = []
+        for _ in range(resets):
+            env.reset()
+            model = simulated_model(env)
+            frictions = {model.geom(foot).friction[0] for foot in FEET}
+            assert len(frictions) == 1
+            draws.append((frictions.pop(), model.body("base").mass[0], model.actuator_gear[0, 0]))
+        return np.array(draws)
+    finally:
+        env.close()
+
+
+def test_physics_is_randomized_within_the_ranges_and_reproducibly_by_seed() -> None:
+    nominal = mujoco.MjModel.from_xml_path(str(ENVS_DIR.parents[1] / "rsc" / "anymal_c" / "anymal_c.xml"))
+    base_mass = nominal.body("base").mass[0]
+    cfg = flat_cfg(randomization={"friction": [0.3, 0.6], "added_base_mass": [2.0, 4.0], "motor_strength": [0.8, 0.9]})
+    draws = drawn_physics(cfg, seed=5, resets=30)
+    for column, (low, high) in enumerate([(0.3, 0.6), (base_mass + 2, base_mass + 4), (0.8, 0.9)]):
+        assert np.all(draws[:, column] >= low - 1e-9) and np.all(draws[:, column] <= high + 1e-9), column
+        assert np.ptp(draws[:, column]) > 0.5 * (high - low), f"column {column} is not spread over its range"
+    np.testing.assert_array_equal(draws, drawn_physics(cfg, seed=5, resets=30))
+    assert not np.allclose(draws, drawn_physics(cfg, seed=6, resets=30))
+
+
+def test_without_randomization_the_model_is_the_files() -> None:
+    draws = drawn_physics(flat_cfg(randomization=None), seed=0, resets=2)
+    nominal = mujoco.MjModel.from_xml_path(str(ENVS_DIR.parents[1] / "rsc" / "anymal_c" / "anymal_c.xml"))
+    np.testing.assert_allclose(draws, [[nominal.geom("LF_FOOT").friction[0], nominal.body("base").mass[0], 1.0]] * 2)
+
+
+def test_an_added_base_mass_makes_the_robot_heavier_in_the_simulation() -> None:
+    # Not only a number in the model: mj_setConst must have run, or the dynamics would use stale derived masses.
+    heights = []
+    for added in (0.0, 30.0):
+        cfg = flat_cfg(randomization={"added_base_mass": [added, added]}, push=None)
+        env = make(cfg, num_envs=1, seed=0)
+        try:
+            env.reset()
+            for _ in range(50):
+                env.step(np.zeros((1, env.num_acts), dtype=np.float32))
+            heights.append(env.wrapper.getState(0)[0][2])
+        finally:
+            env.close()
+    assert heights[1] < heights[0] - 0.005, heights
+
+
+def test_pushes_kick_the_base_at_the_cfg_period() -> None:
+    runs = []
+    for push in (None, {"interval": 0.1, "velocity_x": [0.0, 0.0], "velocity_y": [1.0, 1.0]}):
+        env = make(flat_cfg(push=push), num_envs=1, seed=2)
+        try:
+            env.reset()
+            states = []
+            for _ in range(5):
+                env.step(np.zeros((1, env.num_acts), dtype=np.float32))
+                states.append(env.wrapper.getState(0))
+            runs.append(states)
+        finally:
+            env.close()
+    for step in range(4):  # before the first push the runs are the same
+        np.testing.assert_array_equal(runs[0][step][1], runs[1][step][1])
+    qpos, qvel = runs[1][4]
+    yaw = math.atan2(2 * (qpos[3] * qpos[6] + qpos[4] * qpos[5]), 1 - 2 * (qpos[5] ** 2 + qpos[6] ** 2))
+    kick = qvel[:2] - runs[0][4][1][:2]
+    np.testing.assert_allclose(kick, [-math.sin(yaw), math.cos(yaw)], atol=1e-9)  # 1 m/s to the robot's left
+
+
+def test_observation_noise_is_on_in_training_and_off_when_evaluating() -> None:
+    def first_observation(noise: Any, evaluation: bool) -> np.ndarray:
+        env = make(flat_cfg(observation_noise=noise), num_envs=2, seed=7, evaluation=evaluation)
+        try:
+            env.reset()
+            return env.observe(update_statistics=False).copy()
+        finally:
+            env.close()
+
+    clean = first_observation(None, evaluation=False)
+    noisy = first_observation({"scale": 1.0}, evaluation=False)
+    evaluated = first_observation({"scale": 1.0}, evaluation=True)
+    difference = np.abs(noisy - clean)
+    assert np.all(difference[:, 24:36] > 0) and np.all(difference[:, 24:36] <= 0.05 * 1.5 + 1e-6)  # joint velocities
+    np.testing.assert_array_equal(difference[:, COMMAND], 0)  # commands are not sensed
+    np.testing.assert_array_equal(evaluated, clean)
+
+
+def test_the_rough_task_scans_the_terrain_and_starts_envs_on_the_lower_levels() -> None:
+    cfg = load_cfg(ROUGH)
+    env = make(cfg, num_envs=20, seed=0)
+    try:
+        assert env.num_obs == 48 + 187
+        assert env.metric_names == ["linVelError", "yawRateError", "terrainLevel"]
+        env.reset()
+        env.step(np.zeros((env.num_envs, env.num_acts), dtype=np.float32))
+        levels = env.metrics()[:, 2]
+        assert np.all(levels == np.round(levels)) and 0 <= levels.min() and levels.max() <= 5 and np.ptp(levels) > 0
+        env.reset()
+        observation = env.observe(update_statistics=False)
+        model = simulated_model(env)
+        assert model.hfield_nrow[0] > 1000 and model.ngeom == mujoco.MjModel.from_xml_path(
+            str(ENVS_DIR.parents[1] / "rsc" / "anymal_c" / "anymal_c.xml")).ngeom  # the floor made way for the terrain
+        tile = cfg["environment"]["terrain"].get("tile_size", 8.0)
+        for i in range(env.num_envs):
+            qpos, _ = env.wrapper.getState(i)
+            level = math.floor(qpos[0] / tile)
+            assert 0 <= level <= cfg["environment"]["curriculum"]["max_init_level"], (i, qpos[:3])
+        scan = observation[:, 48:] / 5.0
+        # Standing on the terrain: a scan value is base height above the ground there minus 0.5 m, so about 0.1 m
+        # under a robot placed on its feet (more where it stands on the top of a step).
+        assert np.all(np.abs(np.median(scan, axis=1)) < 0.5), np.median(scan, axis=1)
+        assert 0.0 < np.median(scan) < 0.2
+        assert np.ptp(scan) > 0.05  # not a flat floor
+    finally:
+        env.close()
+
+
+def test_a_height_scan_without_terrain_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="height_scan.*terrain"):
+        make(flat_cfg(height_scan={"spacing": 0.1}))
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("commands", {"resampling_time": 0, "lin_vel_x": [0, 1], "lin_vel_y": [0, 1], "yaw_rate": [0, 1]},
+     "commands.resampling_time"),
+    ("commands", {"resampling_time": 1, "lin_vel_x": [1, 0], "lin_vel_y": [0, 1], "yaw_rate": [0, 1]},
+     "commands.lin_vel_x"),
+    ("randomization", {"added_base_mass": [-100.0, 0.0]}, "randomization.added_base_mass"),
+    ("randomization", {"friction": [-1.0, 1.0]}, "randomization.friction"),
+    ("push", {"interval": -1.0}, "push.interval"),
+    ("randomization", {"frictoin": [0.5, 1.0]}, "randomization.frictoin"),  # a typo is not silently ignored
+])
+def test_bad_task_keys_are_named(key: str, value: Any, words: str) -> None:
+    with pytest.raises(ValueError, match=words.replace(".", r"\.")):
+        make(flat_cfg(**{key: value}))
+
+
+def test_a_randomized_env_owns_its_parameters_but_shares_textures_and_terrain() -> None:
+    cfg = load_cfg(ROUGH)
+    cfg["environment"]["randomization"] = {"friction": [0.2, 0.2]}
+    env = make(cfg, num_envs=2, seed=0)
+    try:
+        env.reset()
+        model = simulated_model(env)  # env 0's model, serialized field by field
+    finally:
+        env.close()
+    plain = make(load_cfg(ROUGH) | {"environment": {**load_cfg(ROUGH)["environment"], "randomization": {}}},
+                 num_envs=1, seed=0)
+    try:
+        reference = simulated_model(plain)
+    finally:
+        plain.close()
+    assert model.geom("LF_FOOT").friction[0] == pytest.approx(0.2)
+    assert reference.geom("LF_FOOT").friction[0] != pytest.approx(0.2)
+    np.testing.assert_array_equal(model.tex_data, reference.tex_data)  # what videos draw
+    np.testing.assert_array_equal(model.hfield_data, reference.hfield_data)  # what the feet stand on
+    assert model.hfield_data.size > 1_000_000
+
+
+def test_empty_optional_blocks_are_accepted() -> None:
+    env = make(flat_cfg(randomization={}, push={}, observation_noise={}), num_envs=1)
+    env.close()
+
+
+def test_action_delay_applies_each_action_one_control_step_later() -> None:
+    def states(delay: bool, first_action: float) -> list[np.ndarray]:
+        env = make(flat_cfg(action_delay=delay, push=None), num_envs=1, seed=4)
+        try:
+            env.reset()
+            result = []
+            for action in (first_action, 0.0):
+                env.step(np.full((1, env.num_acts), action, dtype=np.float32))
+                result.append(env.wrapper.getState(0)[0].copy())
+            return result
+        finally:
+            env.close()
+
+    delayed_a, delayed_b = states(True, 0.5), states(True, -0.5)
+    np.testing.assert_array_equal(delayed_a[0], delayed_b[0])  # the first action has not reached the drives yet
+    assert not np.allclose(delayed_a[1], delayed_b[1])  # one step later it has
+    direct_a, direct_b = states(False, 0.5), states(False, -0.5)
+    assert not np.allclose(direct_a[0], direct_b[0])
