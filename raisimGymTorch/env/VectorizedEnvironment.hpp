@@ -1,6 +1,6 @@
-// A batch of environments stepped in one parallel loop on our own ThreadPool: automatic reset with the final observation
-// kept, time limits reported apart from failures, diverged simulations reset and counted, and
-// observation normalization statistics.
+// A batch of environments stepped in one parallel loop on a ThreadPool: automatic reset with the final
+// observation kept, time limits reported apart from failures, diverged simulations reset and counted,
+// and observation normalization statistics.
 //
 // Callers hand in buffers they own; each row is written in place by the thread that steps that
 // environment. The core assumes validated input: the binding checks shapes, dtypes and values.
@@ -261,7 +261,7 @@ class VectorizedEnvironment {
     if (getpid() != poolPid_) {
       // This process is a fork() child: the pool's workers stayed in the parent, and its mutex may have
       // been copied locked. Destroying it would join threads that are not here, so it is left alone
-      // (a few hundred bytes per fork) and a pool of this process's own is started.
+      // (its few kilobytes stay allocated) and a pool of this process's own is started.
       static_cast<void>(pool_.release());
       startPool();
     }
