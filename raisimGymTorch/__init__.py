@@ -1,11 +1,11 @@
-"""raisimGymTorch: vectorized C++ environments on MuJoCo, stepped with OpenMP, trained with PyTorch PPO."""
+"""raisimGymTorch: vectorized C++ environments on MuJoCo, stepped on a thread pool, trained with PyTorch PPO."""
 import os
 import sys
 import warnings
 
-# The env's OpenMP threads and torch share one libgomp, whose idle threads spin by default. On a
-# machine with other work (or while torch runs between env steps) spinning threads steal the cores
-# the working threads need: measured 3-4x slower with 2 threads (benchmarks/throughput.py). libgomp
+# torch's OpenMP threads (libgomp) spin while idle by default. On a machine with other work, or while
+# torch runs between env steps, spinning threads steal the cores the env's threads need: measured 3-4x
+# slower with 2 threads when the envs still ran on libgomp too (benchmarks/throughput.py). libgomp
 # reads this once, when it is loaded, so it has to be set before torch or an env module is imported.
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"

@@ -1,14 +1,16 @@
-// A batch of environments stepped in one OpenMP loop: automatic reset with the final observation
-// kept, time limits reported apart from failures, diverged simulations reset and counted, and
-// observation normalization statistics.
+// A batch of environments stepped in one parallel loop on a ThreadPool: automatic reset with the final
+// observation kept, time limits reported apart from failures, diverged simulations reset and counted,
+// and observation normalization statistics.
 //
 // Callers hand in buffers they own; each row is written in place by the thread that steps that
 // environment. The core assumes validated input: the binding checks shapes, dtypes and values.
 #pragma once
 
-#include <omp.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <exception>
@@ -21,6 +23,7 @@
 
 #include "Environment.hpp"
 #include "ObservationStatistics.hpp"
+#include "ThreadPool.hpp"
 
 namespace raisim {
 
@@ -40,6 +43,8 @@ class VectorizedEnvironment {
       throw std::invalid_argument("cfg key 'num_envs' must be between 1 and " + std::to_string(kMaxEnvs) + ", got " +
                                   std::to_string(numEnvs_) + " (in " + cfg_.source() + ")");
     numThreads_ = readThreadCount();
+    // Before the envs are built, so that a num_threads the system cannot start fails at once.
+    startPool();
     const bool render = cfg_.get<bool>("render", false);
     // Read by the Python runner, not by C++.
     cfg_.markRead({"eval_every_n", "record_video", "random_episode_start"});
@@ -210,11 +215,18 @@ class VectorizedEnvironment {
   const std::string& getResourceDir() const { return resourceDir_; }
 
  private:
+  // The cores this process may run on (its affinity mask, as taskset and cgroups' cpusets set it).
+  static int availableCores() {
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) return std::max(1, CPU_COUNT(&cpus));
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+
   int readThreadCount() const {
-    if (!cfg_.has("num_threads")) return omp_get_num_procs();
+    if (!cfg_.has("num_threads")) return availableCores();
     const Config& node = cfg_["num_threads"];
     if (node.isString()) {
-      if (node.as<std::string>() == "auto") return omp_get_num_procs();
+      if (node.as<std::string>() == "auto") return availableCores();
       throw std::invalid_argument("cfg key 'num_threads' must be 'auto' or a positive integer (in " + cfg_.source() + ")");
     }
     const int threads = node.as<int>();
@@ -249,21 +261,22 @@ class VectorizedEnvironment {
     throw std::invalid_argument("unknown cfg key " + unknown + " in " + cfg_.source() + "; keys this environment reads: " + known);
   }
 
-  // Runs body(i) for every environment on numThreads_ threads. Exceptions cannot leave an OpenMP
-  // region, so the first one is kept and rethrown after the loop.
+  void startPool() const {
+    pool_ = std::make_unique<ThreadPool>(numThreads_);
+    poolPid_ = getpid();
+  }
+
+  // Runs body(i) for every environment on numThreads_ threads; the first exception is rethrown after the loop.
   template <class Body>
   void runInParallel(Body&& body) const {
-    std::exception_ptr failure;
-#pragma omp parallel for schedule(static) num_threads(numThreads_)
-    for (int i = 0; i < numEnvs_; ++i) {
-      try {
-        body(i);
-      } catch (...) {
-#pragma omp critical(raisim_gym_failure)
-        if (!failure) failure = std::current_exception();
-      }
+    if (getpid() != poolPid_) {
+      // This process is a fork() child: the pool's workers stayed in the parent, and its mutex may have
+      // been copied locked. Destroying it would join threads that are not here, so it is left alone
+      // (its few kilobytes stay allocated) and a pool of this process's own is started.
+      static_cast<void>(pool_.release());
+      startPool();
     }
-    if (failure) std::rethrow_exception(failure);
+    pool_->run(numEnvs_, body);
   }
 
   std::string resourceDir_;
@@ -281,6 +294,9 @@ class VectorizedEnvironment {
   EigenRowMajorMat finalObservation_;
   EigenRowMajorMat actionScratch_;
   ObservationStatistics statistics_;
+  // Mutable: const methods run loops too, and a fork child replaces the pool it inherited.
+  mutable std::unique_ptr<ThreadPool> pool_;
+  mutable pid_t poolPid_ = 0;
 };
 
 }  // namespace raisim

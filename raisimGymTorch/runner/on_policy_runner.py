@@ -10,6 +10,7 @@ alone writes files and evaluates.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -190,8 +191,11 @@ class OnPolicyRunner:
         end = None if iterations is None else self.iteration + iterations
         first, started = self.iteration, time.perf_counter()
         main = self.group.is_main  # only rank 0 evaluates, so only it has a viewer to release
+        # torchrun's elastic agent sets TORCHELASTIC_RUN_ID in its workers' environment; a worker whose launcher
+        # is gone stops (every rank notices, as all are its children) instead of training on as an orphan.
+        orphan_check = "TORCHELASTIC_RUN_ID" in os.environ
         with StopRequest(self.options.print_function if main else lambda line: None,
-                         on_request=self._view.release if main else None) as stop:
+                         on_request=self._view.release if main else None, watch_parent=orphan_check) as stop:
             stopped = False
             while end is None or self.iteration < end:
                 if self.iteration % self.config.eval_every_n == 0:
