@@ -33,6 +33,7 @@ def closed_call_arguments(n, ob_dim, act_dim, nq, nv, terms):
         "getObStatistics": (np.zeros(ob_dim), np.zeros(ob_dim)),
         "setObStatistics": (np.zeros(ob_dim), np.ones(ob_dim), 1.0), "getActionBounds": (),
         "getRewardNames": (), "getRewardTerms": (np.zeros((n, terms), f32),), "getRewardInfo": (), "getState": (0,),
+        "getMetricNames": (), "getMetrics": (np.zeros((n, 0), f32),),
         "setState": (0, np.zeros(nq), np.zeros(nv)), "getModelFile": (), "getModelBinary": (), "curriculumUpdate": (),
         "randomizeEpisodeProgress": (1,), "getObDim": (),
         "getActionDim": (), "getNumOfEnvs": (), "getNumThreads": (), "getDivergedResets": (),
