@@ -145,9 +145,13 @@ def fuzz_set_statistics(arguments, count):
     mean, var = arguments["mean"], arguments["var"]
     if arguments["fuzzed"] != "var":
         var = np.abs(var)  # a valid variance
+    # Beyond these no float32 run can get (ObservationStatistics.hpp): |mean| <= FLT_MAX, var <= (2 FLT_MAX)^2,
+    # count <= 2^53.
+    largest = float(np.finfo(np.float32).max)
     valid = (meets_contract(mean, np.float64, (OB_DIM,), finite=True)
              and meets_contract(var, np.float64, (OB_DIM,), finite=True, nonnegative=True)
-             and math.isfinite(count) and count >= 0)
+             and math.isfinite(count) and 0 <= count <= 2.0**53
+             and bool(np.all(np.abs(mean) <= largest)) and bool(np.all(var <= (2 * largest) ** 2)))
     check(lambda: ENV.setObStatistics(mean, var, count), valid)
 
 
