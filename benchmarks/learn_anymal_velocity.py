@@ -24,23 +24,20 @@ from __future__ import annotations
 
 import argparse
 import copy
-import io
 import os
 import platform
 import resource
 import signal
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import raisimGymTorch  # noqa: F401  (first: it sets OpenMP's wait policy before torch loads libgomp)
 import numpy as np
 import torch
-from ruamel.yaml import YAML
 
-from learn_anymal import TrainingLog, cpu_model, frame_strip
+from learn_anymal import TrainingLog, benchmark_cfg, cpu_model, engine_speed, frame_strip
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.io.checkpoint import load_checkpoint
 from raisimGymTorch.io.export import NormalizedPolicy
@@ -137,31 +134,11 @@ def engine_speeds(seconds: float = 3.0) -> dict[str, float]:
     flat and the rough task (the rough one with its terrain and 187-point height scan)."""
     speeds = {}
     for name, path in CFGS.items():
-        env = make_vec_env(ENV_NAME, load_cfg(path), str(path), num_envs=100, num_threads=1, seed=0,
-                           normalize_ob=False)
-        try:
-            actions = np.random.default_rng(0).normal(0.0, 0.5, (100, env.num_acts)).astype(np.float32)
-            env.reset()
-            steps, start = 0, time.perf_counter()
-            while time.perf_counter() - start < seconds:
-                env.step(actions)
-                env.observe(update_statistics=False)
-                steps += 100
-            substeps = round(env.wrapper.getControlTimeStep() / env.wrapper.getSimulationTimeStep())
-            speeds[name] = steps / (time.perf_counter() - start)
-            speeds[name + " physics"] = speeds[name] * substeps
-        finally:
-            env.close()
+        environment = load_cfg(path)["environment"]
+        substeps = round(environment["control_dt"] / environment["simulation_dt"])
+        speeds[name] = engine_speed(seconds, ENV_NAME, path, action_std=0.5)
+        speeds[name + " physics"] = speeds[name] * substeps
     return speeds
-
-
-def benchmark_cfg(source: Path, eval_every: int) -> str:
-    cfg = load_cfg(source)
-    cfg["environment"]["eval_every_n"] = eval_every
-    cfg["record_video"] = False
-    stream = io.StringIO()
-    YAML(typ="safe", pure=True).dump(cfg, stream)
-    return stream.getvalue()
 
 
 def plot_curve(rows: list[tuple[float, int, int, Tracking]], log: TrainingLog | None, title: str, path: Path) -> Path:

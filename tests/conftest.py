@@ -30,7 +30,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def anymal_cfg(**environment: Any) -> dict[str, Any]:
     """rsg_anymal's cfg.yaml with `environment:` keys overridden (or removed with REMOVE)."""
-    cfg = load_cfg(ANYMAL_CFG)
+    return cfg_with(ANYMAL_CFG, **environment)
+
+
+def cfg_with(path: Path, **environment: Any) -> dict[str, Any]:
+    """The cfg file at `path` with `environment:` keys overridden (or removed with REMOVE)."""
+    cfg = load_cfg(path)
     for key, value in environment.items():
         if value is REMOVE:
             cfg["environment"].pop(key, None)

@@ -4,7 +4,6 @@ cfg's ranges and reproducibly by seed, pushes at the cfg's period, observation n
 rough task's terrain, height scan and curriculum."""
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -12,6 +11,7 @@ import mujoco
 import numpy as np
 import pytest
 
+from conftest import REMOVE, cfg_with
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.viz.model_source import simulated_model
 
@@ -25,14 +25,8 @@ FEET = [f"{leg}_FOOT" for leg in ("LF", "RF", "LH", "RH")]
 
 
 def flat_cfg(**environment: Any) -> dict[str, Any]:
-    """cfg_flat.yaml with `environment` keys replaced (None deletes a key)."""
-    cfg = copy.deepcopy(load_cfg(FLAT))
-    for key, value in environment.items():
-        if value is None:
-            cfg["environment"].pop(key, None)
-        else:
-            cfg["environment"][key] = value
-    return cfg
+    """cfg_flat.yaml with `environment` keys replaced (REMOVE deletes a key)."""
+    return cfg_with(FLAT, **environment)
 
 
 def make(cfg: dict[str, Any], num_envs: int = 4, seed: int = 0, evaluation: bool = False):
@@ -103,7 +97,7 @@ def test_same_seed_same_episodes_other_seed_other_ones() -> None:
 
 def test_kinematic_reward_terms_equal_their_definitions_on_the_simulated_state() -> None:
     # Torque drive, so that the torques term is known exactly: target = nominal + 0.5 * action, applied as torque.
-    cfg = flat_cfg(actuator={"model": "torque"}, randomization=None, push=None, observation_noise=None,
+    cfg = flat_cfg(actuator={"model": "torque"}, randomization=REMOVE, push=REMOVE, observation_noise=REMOVE,
                    commands={"resampling_time": 10.0, "lin_vel_x": [0.4, 0.4], "lin_vel_y": [-0.2, -0.2],
                              "yaw_rate": [0.3, 0.3], "standing_below": 0.0})
     coefficients = {name: term["coeff"] for name, term in cfg["environment"]["reward"].items()}
@@ -173,7 +167,7 @@ def test_physics_is_randomized_within_the_ranges_and_reproducibly_by_seed() -> N
 
 
 def test_without_randomization_the_model_is_the_files() -> None:
-    draws = drawn_physics(flat_cfg(randomization=None), seed=0, resets=2)
+    draws = drawn_physics(flat_cfg(randomization=REMOVE), seed=0, resets=2)
     nominal = mujoco.MjModel.from_xml_path(str(ENVS_DIR.parents[1] / "rsc" / "anymal_c" / "anymal_c.xml"))
     np.testing.assert_allclose(draws, [[nominal.geom("LF_FOOT").friction[0], nominal.body("base").mass[0], 1.0]] * 2)
 
@@ -182,7 +176,7 @@ def test_an_added_base_mass_makes_the_robot_heavier_in_the_simulation() -> None:
     # Not only a number in the model: mj_setConst must have run, or the dynamics would use stale derived masses.
     heights = []
     for added in (0.0, 30.0):
-        cfg = flat_cfg(randomization={"added_base_mass": [added, added]}, push=None)
+        cfg = flat_cfg(randomization={"added_base_mass": [added, added]}, push=REMOVE)
         env = make(cfg, num_envs=1, seed=0)
         try:
             env.reset()
@@ -196,7 +190,7 @@ def test_an_added_base_mass_makes_the_robot_heavier_in_the_simulation() -> None:
 
 def test_pushes_kick_the_base_at_the_cfg_period() -> None:
     runs = []
-    for push in (None, {"interval": 0.1, "velocity_x": [0.0, 0.0], "velocity_y": [1.0, 1.0]}):
+    for push in (REMOVE, {"interval": 0.1, "velocity_x": [0.0, 0.0], "velocity_y": [1.0, 1.0]}):
         env = make(flat_cfg(push=push), num_envs=1, seed=2)
         try:
             env.reset()
@@ -224,7 +218,7 @@ def test_observation_noise_is_on_in_training_and_off_when_evaluating() -> None:
         finally:
             env.close()
 
-    clean = first_observation(None, evaluation=False)
+    clean = first_observation(REMOVE, evaluation=False)
     noisy = first_observation({"scale": 1.0}, evaluation=False)
     evaluated = first_observation({"scale": 1.0}, evaluation=True)
     difference = np.abs(noisy - clean)
@@ -312,7 +306,7 @@ def test_empty_optional_blocks_are_accepted() -> None:
 
 def test_action_delay_applies_each_action_one_control_step_later() -> None:
     def states(delay: bool, first_action: float) -> list[np.ndarray]:
-        env = make(flat_cfg(action_delay=delay, push=None), num_envs=1, seed=4)
+        env = make(flat_cfg(action_delay=delay, push=REMOVE), num_envs=1, seed=4)
         try:
             env.reset()
             result = []
