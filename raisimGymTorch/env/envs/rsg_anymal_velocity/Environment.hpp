@@ -162,9 +162,10 @@ class ENVIRONMENT : public RaisimGymEnv {
     ++episodeSteps_;
     readContacts();
 
-    const Eigen::Vector3d v = world_->baseLinearVelocityInBodyFrame();
+    const Eigen::Matrix3d rotation = world_->baseOrientation();
+    const Eigen::Vector3d v = rotation.transpose() * world_->generalizedVelocity().head<3>();
     const Eigen::Vector3d w = world_->baseAngularVelocityInBodyFrame();
-    const Eigen::Vector3d g = gravityInBody();
+    const Eigen::Vector3d g = gravityInBody(rotation);
     const Eigen::Vector3d& command = commands_.value();
     const auto jointVelocity = world_->generalizedVelocity().tail<kJoints>();
     const double dt = control_dt_;
@@ -198,9 +199,10 @@ class ENVIRONMENT : public RaisimGymEnv {
   void observe(Eigen::Ref<EigenVec> ob) final {
     const auto qpos = world_->generalizedCoordinate();
     const auto qvel = world_->generalizedVelocity();
-    ob.segment<3>(0) = (2.0 * world_->baseLinearVelocityInBodyFrame()).cast<float>();
+    const Eigen::Matrix3d rotation = world_->baseOrientation();
+    ob.segment<3>(0) = (2.0 * rotation.transpose() * qvel.head<3>()).cast<float>();
     ob.segment<3>(3) = (0.25 * world_->baseAngularVelocityInBodyFrame()).cast<float>();
-    ob.segment<3>(6) = gravityInBody().cast<float>();
+    ob.segment<3>(6) = gravityInBody(rotation).cast<float>();
     const Eigen::Vector3d& command = commands_.value();
     ob[9] = static_cast<float>(2.0 * command[0]);
     ob[10] = static_cast<float>(2.0 * command[1]);
@@ -243,7 +245,7 @@ class ENVIRONMENT : public RaisimGymEnv {
   double qposNow(int i) const { return world_->generalizedCoordinate()[i]; }
 
   // World z axis seen from the body, negated: where gravity pulls, (0, 0, -1) when level.
-  Eigen::Vector3d gravityInBody() const { return -world_->baseOrientation().row(2).transpose(); }
+  static Eigen::Vector3d gravityInBody(const Eigen::Matrix3d& rotation) { return -rotation.row(2).transpose(); }
 
   // The highest ground within the robot's footprint, so that no foot starts inside a step.
   double groundHeightUnderRobot() const {
