@@ -108,7 +108,7 @@ def yaw_of(qpos: np.ndarray) -> float:
 def engine_speed(seconds: float = 3.0, env_name: str = ENV_NAME, cfg_path: Path = SHIPPED_CFG,
                  action_std: float = 1.0) -> float:
     """This machine's speed right now: env steps/s of 100 envs (default rsg_anymal) on one thread under random
-    actions of std `action_std`, step + observe."""
+    actions of std `action_std`, one `transition` (step + observe) per control step."""
     env = make_vec_env(env_name, load_cfg(cfg_path), str(cfg_path), num_envs=100, num_threads=1, seed=0,
                        normalize_ob=False)
     try:
@@ -116,8 +116,7 @@ def engine_speed(seconds: float = 3.0, env_name: str = ENV_NAME, cfg_path: Path 
         env.reset()
         steps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
-            env.step(actions)
-            env.observe(update_statistics=False)
+            env.transition(actions, update_statistics=False)
             steps += 100
         return steps / (time.perf_counter() - start)
     finally:
@@ -182,22 +181,22 @@ def evaluate(checkpoint_path: Path, episodes: int, threads: int) -> Evaluation:
         returns = np.zeros(episodes)
         lengths = np.zeros(episodes)
         velocities, heights, joint_speeds = [], [], []
+        observation = env.observe(update_statistics=False)
         for _ in range(int(env.wrapper.getMaxEpisodeSteps())):
             if not up.any():
                 break
-            observation = env.observe(update_statistics=False)
             for i in np.flatnonzero(up):
                 qpos, qvel = env.wrapper.getState(int(i))
                 velocities.append(qvel[0])
                 heights.append(qpos[2])
             joint_speeds.append(np.abs(observation[up, JOINT_VELOCITY_SLICE]).ravel())
             actions = policy(torch.from_numpy(observation)).numpy()
-            rewards, dones = env.step(np.ascontiguousarray(actions, dtype=np.float32))
-            returns[up] += rewards[up]
+            step = env.transition(np.ascontiguousarray(actions, dtype=np.float32), update_statistics=False)
+            observation = step.observation
+            returns[up] += step.reward[up]
             lengths[up] += 1
-            ended = dones & up
-            fell[ended & ~env.truncated] = True
-            up &= ~dones
+            fell[step.terminated & up] = True
+            up &= ~step.done
         speeds = np.concatenate(joint_speeds)
         return Evaluation(
             velocity=float(np.mean(velocities)),
@@ -231,12 +230,13 @@ def evaluate_long(checkpoint_path: Path, episodes: int, seconds: float, threads:
         up = np.ones(episodes, dtype=bool)
         fell = np.zeros(episodes, dtype=bool)
         lengths = np.zeros(episodes)
+        observation = env.observe(update_statistics=False)
         for _ in range(int(env.wrapper.getMaxEpisodeSteps())):
             if not up.any():
                 break
-            observation = env.observe(update_statistics=False)
             actions = policy(torch.from_numpy(observation)).numpy()
-            _, dones = env.step(np.ascontiguousarray(actions, dtype=np.float32))
+            step = env.transition(np.ascontiguousarray(actions, dtype=np.float32), update_statistics=False)
+            observation, dones = step.observation, step.done
             lengths[up] += 1
             for i in np.flatnonzero(up & ~dones):  # an ended env has already been reset: its state is a new episode's
                 qpos = env.wrapper.getState(int(i))[0]
@@ -244,8 +244,7 @@ def evaluate_long(checkpoint_path: Path, episodes: int, seconds: float, threads:
                 turned[i] += np.angle(np.exp(1j * (yaw - last_yaw[i])))  # wrapped step, summed: unwrapped heading
                 last_yaw[i] = yaw
                 end_x[i] = qpos[0]
-            ended = dones & up
-            fell[ended & ~env.truncated] = True
+            fell[step.terminated & up] = True
             up &= ~dones
         duration = lengths * env.wrapper.getControlTimeStep()
         change = np.degrees(np.abs(turned))
@@ -288,12 +287,14 @@ def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, 
         wanted = {round((start_s + k * spacing_s) / control_dt) for k in range(frames)}
         env.reset()
         with torch.no_grad():
+            observation = env.observe(update_statistics=False)
             for step in range(int(env.wrapper.getMaxEpisodeSteps())):
                 if step in wanted:
                     recorder.capture(*env.wrapper.getState(0))
-                observation = torch.from_numpy(env.observe(update_statistics=False))
-                _, dones = env.step(np.ascontiguousarray(policy(observation).numpy(), dtype=np.float32))
-                if dones[0]:
+                actions = policy(torch.from_numpy(observation)).numpy()
+                transition = env.transition(np.ascontiguousarray(actions, dtype=np.float32), update_statistics=False)
+                observation = transition.observation
+                if transition.done[0]:
                     break
         if not recorder.frames:
             return None
@@ -359,7 +360,7 @@ def write_markdown(path: Path, rows: list[tuple[float, int, int, Evaluation]], l
         f"{torch.__version__}, Python {platform.python_version()}. The machine was shared: 1-minute load average "
         f"during training {load}; this process used {cpu_seconds / 60 / max(wall_minutes, 1e-9):.2f} cores on average. "
         f"Machine speed, measured before training: {speed:,.0f} env steps/s (100 rsg_anymal envs, one thread, random "
-        "actions, step + observe); scale the wall times below by it.",
+        "actions, one transition per step); scale the wall times below by it.",
         "",
         f"Training: {wall_minutes:.1f} wall minutes, {samples:,} samples ({num_envs} envs x {steps} steps per "
         f"iteration; one sample = one control step of 0.01 s), {samples / max(wall_minutes * 60, 1e-9):,.0f} samples/s "

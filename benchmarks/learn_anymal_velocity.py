@@ -102,10 +102,10 @@ def evaluate(checkpoint_path: Path, episodes: int, settle: float, threads: int, 
         since_command = np.zeros(episodes)
         last_command = None
         linear_errors, yaw_errors = [], []
+        observation = env.observe(update_statistics=False)
         for _ in range(int(env.wrapper.getMaxEpisodeSteps())):
             if not up.any():
                 break
-            observation = env.observe(update_statistics=False)
             command = observation[:, COMMAND] / COMMAND_SCALE
             if last_command is not None:
                 since_command = np.where(np.any(command != last_command, axis=1), 0.0, since_command + dt)
@@ -116,11 +116,11 @@ def evaluate(checkpoint_path: Path, episodes: int, settle: float, threads: int, 
             linear_errors.append(np.linalg.norm(command[settled, :2] - velocity[settled, :2], axis=1))
             yaw_errors.append(command[settled, 2] - yaw_rate[settled])
             actions = policy(torch.from_numpy(observation)).numpy()
-            _, dones = env.step(np.ascontiguousarray(actions, dtype=np.float32))
+            step = env.transition(np.ascontiguousarray(actions, dtype=np.float32), update_statistics=False)
+            observation = step.observation
             lengths[up] += 1
-            ended = dones & up
-            fell[ended & ~env.truncated] = True
-            up &= ~dones
+            fell[step.terminated & up] = True
+            up &= ~step.done
         linear = np.concatenate(linear_errors)
         yaw = np.concatenate(yaw_errors)
         return Tracking(linear_rms=float(np.sqrt(np.mean(linear ** 2))), yaw_rms=float(np.sqrt(np.mean(yaw ** 2))),

@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = {
             "engine": Run("engine loop (C++, no Python, no batch)", 1, engine_single),
             "engine2": Run(f"engine loop, 2 processes at once ({half} + {args.num_envs - half} envs)", 2, engine_pair),
-            "vec1": Run("vectorized: RaisimGymVecEnv step + observe", 1, vectorized(1)),
-            "vec2": Run("vectorized: RaisimGymVecEnv step + observe", 2, vectorized(2)),
+            "vec1": Run("vectorized: RaisimGymVecEnv transition (step + observe)", 1, vectorized(1)),
+            "vec2": Run("vectorized: RaisimGymVecEnv transition (step + observe)", 2, vectorized(2)),
             "vec2_passive": Run("vectorized, OMP_WAIT_POLICY=passive", 2, vectorized(2, **passive)),
         }
         if args.breakdown:

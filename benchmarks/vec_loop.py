@@ -29,8 +29,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--actions", required=True)
     parser.add_argument("--no-normalize", action="store_true", help="normalize_ob=False")
-    parser.add_argument("--no-update-statistics", action="store_true", help="observe(update_statistics=False)")
-    parser.add_argument("--step-only", action="store_true", help="do not call observe()")
+    parser.add_argument("--no-update-statistics", action="store_true", help="transition(update_statistics=False)")
+    parser.add_argument("--step-only", action="store_true", help="step() only: no observation")
     parser.add_argument("--checksums", action="store_true",
                         help="untimed: sum rewards, episode ends and the last observation like the engine loop does")
     args = parser.parse_args()
@@ -49,11 +49,11 @@ def main() -> int:
     if args.checksums:
         reward_sum, dones, timeouts = 0.0, 0, 0
         for t in range(args.steps):
-            reward, done = env.step(actions[t % batches])
-            reward_sum += float(reward.astype(np.float64).sum())
-            dones += int(done.sum())
-            timeouts += int(env.truncated.sum())
-            observation = env.observe(False)
+            step = env.transition(actions[t % batches], update_statistics=False)
+            reward_sum += float(step.reward.astype(np.float64).sum())
+            dones += int(step.done.sum())
+            timeouts += int(step.truncated.sum())
+            observation = step.observation
         print(json.dumps({"reward_sum": reward_sum, "dones": dones, "timeouts": timeouts,
                           "observation_sum": float(observation.astype(np.float64).sum())}))
         return 0
@@ -62,9 +62,10 @@ def main() -> int:
     observe = not args.step_only
     cpu_start, start = time.process_time(), time.perf_counter()
     for t in range(args.steps):
-        env.step(actions[t % batches])
         if observe:
-            env.observe(update)
+            env.transition(actions[t % batches], update_statistics=update)
+        else:
+            env.step(actions[t % batches])
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     env.close()
     # CPU seconds are the whole process's: every thread, OpenMP workers spinning at a barrier included.

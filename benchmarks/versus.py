@@ -8,11 +8,11 @@ taken within a repetition and the tables give median (min – max) over repetiti
 One "step" is one control step of one env: for rsg_ant / Ant-v5 five MuJoCo steps (frame skip 5), for
 rsg_anymal four (control_dt 0.01 s / simulation_dt 0.0025 s). Steps/s count all envs (batch steps/s x envs).
 Every contender gets the same uniform(-1, 1) action sequence (one seeded array, cycled), steps it and reads the
-observation: ours calls step + observe (raw observations, normalize_ob=False, like EnvPool and Gymnasium).
+observation: ours calls transition(), one step + observe (raw observations, normalize_ob=False, like EnvPool and Gymnasium).
 
     python benchmarks/versus.py ant        # rsg_ant vs Gymnasium Ant-v5 (Sync/Async) vs EnvPool Ant-v5 (if installed)
     python benchmarks/versus.py anymal     # rsg_anymal vs the same model as a Gymnasium MujocoEnv
-    python benchmarks/versus.py overhead   # microseconds per step+observe call with 1 env, minus physics
+    python benchmarks/versus.py overhead   # microseconds per transition (step + observe) call with 1 env, minus physics
     python benchmarks/versus.py scaling    # rsg_anymal at 1, 10, 100, 1000 envs; RSS per env
     python benchmarks/versus.py train      # samples/s of the default rsg_anymal runner, rollout vs update
     python benchmarks/versus.py all --quick
@@ -144,8 +144,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         actions = _actions(n, env.num_acts, np.float32)
 
         def one(t: int) -> None:
-            env.step(actions[t % ACTION_BANK])
-            env.observe(False)
+            env.transition(actions[t % ACTION_BANK], update_statistics=False)
     elif kind == "envpool":
         import envpool
 
@@ -364,8 +363,8 @@ def bench_overhead(args: argparse.Namespace, command: str) -> None:
         print(f"repetition {repeat + 1}: " + ", ".join(f"{k} {v[-1]:.1f} us" for k, v in latest.items()),
               file=sys.stderr)
     physics_of = {"ours anymal": "rsg_anymal", "ours ant": "rsg_ant", "envpool ant": "rsg_ant"}
-    labels = {"ours anymal": "rsg_anymal, 1 env, num_threads 1: step + observe",
-              "ours ant": "rsg_ant, 1 env, num_threads 1: step + observe",
+    labels = {"ours anymal": "rsg_anymal, 1 env, num_threads 1: transition (step + observe)",
+              "ours ant": "rsg_ant, 1 env, num_threads 1: transition (step + observe)",
               "envpool ant": "EnvPool Ant-v5, 1 env, num_threads 1: step (returns the observation)"}
     rows = []
     overhead: dict[str, list[float]] = {}
@@ -415,7 +414,7 @@ def bench_scaling(args: argparse.Namespace, command: str) -> None:
         rows.append([str(n), str(runs[n]["steps"]), *span([r["steps_per_second"] for r in results]),
                      f"{rss / 1024:,.1f}", f"{rss / n:,.0f}"])
     body = [
-        "rsg_anymal, num_threads 2, step + observe (raw observations); steps/s count all envs. RSS: VmRSS of the "
+        "rsg_anymal, num_threads 2, transition (step + observe, raw observations); steps/s count all envs. RSS: VmRSS of the "
         "process after make_vec_env minus before (Python, numpy and the module already imported), median over "
         f"repetitions. Median of {args.repeats} repetitions (min – max), fresh process per run. Target: 1000 ANYmal "
         "envs well under 1 GB.",

@@ -96,6 +96,16 @@ def make_anymal():
         env.close()
 
 
+def step_buffers(module: Any) -> dict[str, np.ndarray]:
+    """Valid buffers for a compiled env's setStepBuffers (keyword names as it takes them), all zero."""
+    n, ob_dim = module.getNumOfEnvs(), module.getObDim()
+    terms, metrics = len(module.getRewardNames()), len(module.getMetricNames())
+    return {"observation": np.zeros((n, ob_dim), np.float32), "reward": np.zeros(n, np.float32),
+            "done": np.zeros(n, bool), "terminated": np.zeros(n, bool), "truncated": np.zeros(n, bool),
+            "final_observation": np.zeros((n, ob_dim), np.float32), "reward_terms": np.zeros((n, terms), np.float32),
+            "metrics": np.zeros((n, metrics), np.float32)}
+
+
 def random_actions(num_envs: int, num_acts: int, steps: int, seed: int = 0, scale: float = 1.0) -> np.ndarray:
     """A reproducible (steps, num_envs, num_acts) float32 action sequence."""
     rng = np.random.default_rng(seed)

@@ -10,6 +10,7 @@ from conftest import assert_identical, small_cfg_text
 
 from raisimGymTorch.algo.ppo import PPO
 from raisimGymTorch.env.make import ENVS_DIR
+from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
 from raisimGymTorch.io.checkpoint import load_checkpoint, save_checkpoint
 from raisimGymTorch.runner import player, trainer
 
@@ -113,6 +114,22 @@ def test_retrain_resumes_exactly(tmp_path):
     assert second.iteration == 3 and second.last_checkpoint.name == "full_3.pt"
     final = load_checkpoint(second.last_checkpoint)
     assert final["iteration"] == 3 and float(final["obs_count"]) > float(saved["obs_count"])
+
+
+def test_each_rollout_is_announced_to_the_env_with_its_iteration_also_after_a_resume(tmp_path, monkeypatch):
+    announced = []
+    real_callback = RaisimGymVecEnv.curriculum_callback
+
+    def callback(self, iteration=-1):
+        announced.append(iteration)
+        return real_callback(self, iteration)
+
+    monkeypatch.setattr(RaisimGymVecEnv, "curriculum_callback", callback)
+    cfg = write_cfg(tmp_path)
+    first = run(cfg, tmp_path, iterations=2)
+    assert announced == [0, 1]
+    run(cfg, tmp_path, mode="retrain", weight=first.last_checkpoint, iterations=2)
+    assert announced == [0, 1, 2, 3]
 
 
 def test_nan_loss_stops_naming_the_iteration_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):

@@ -92,7 +92,14 @@ class RaisimGymEnv {
   virtual bool isTerminalState(float& terminalReward) = 0;
   // Whether isTerminalState can ever say an episode failed; evaluations report falls only for envs that can.
   virtual bool canFail() const { return true; }
-  // Called by the trainer between iterations.
+  // Called by the trainer before each iteration's rollout with that iteration's number (from 0, continuing
+  // after a resume), or with -1 by a caller that does not count (the original API). The default calls the
+  // original, argument-less hook. VectorizedEnvironment calls it through this class, so an env may override
+  // either one without hiding the other.
+  virtual void curriculumUpdate(long long iteration) {
+    static_cast<void>(iteration);
+    curriculumUpdate();
+  }
   virtual void curriculumUpdate() {}
   // Releases what the environment holds beyond its members.
   virtual void close() {}

@@ -2,10 +2,40 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one `RaisimGymVecEnv.transition` call produced, for every env.
+
+    The arrays are views of the env's own buffers: the next call overwrites them (copy what you keep).
+    """
+
+    observation: np.ndarray
+    """(num_envs, num_obs) float32: the next observation, after the reset of an ended episode; normalized if the
+    env normalizes."""
+    reward: np.ndarray
+    """(num_envs,) float32."""
+    done: np.ndarray
+    """(num_envs,) bool: the episode ended, for any reason; the env has started a new one."""
+    terminated: np.ndarray
+    """(num_envs,) bool: ended by failure (or diverged physics): no future reward to bootstrap."""
+    truncated: np.ndarray
+    """(num_envs,) bool: ended by the time limit."""
+    final_observation: np.ndarray
+    """(num_envs, num_obs) float32: the last observation of each episode that ended (normalized like
+    `observation`); rows of envs that did not end are stale."""
+    reward_terms: np.ndarray
+    """(num_envs, len(reward_names)) float32: this step's weighted reward terms."""
+    metrics: np.ndarray
+    """(num_envs, len(metric_names)) float32: this step's metrics."""
+    diverged: int
+    """How many envs diverged in this step (and were reset)."""
 
 
 class RaisimGymVecEnv:
@@ -34,11 +64,14 @@ class RaisimGymVecEnv:
         self._final_observation = np.zeros((n, num_obs), dtype=np.float32)
         self._reward = np.zeros(n, dtype=np.float32)
         self._done = np.zeros(n, dtype=bool)
+        self._terminated = np.zeros(n, dtype=bool)
         self._truncated = np.zeros(n, dtype=bool)
         self._reward_names: list[str] = list(impl.getRewardNames())
         self._reward_terms = np.zeros((n, len(self._reward_names)), dtype=np.float32)
         self._metric_names: list[str] = list(impl.getMetricNames())
         self._metrics = np.zeros((n, len(self._metric_names)), dtype=np.float32)
+        impl.setStepBuffers(self._observation, self._reward, self._done, self._terminated, self._truncated,
+                            self._final_observation, self._reward_terms, self._metrics)
         self._diverged_resets = 0
         self.seed(seed)
         # The module's constructor already started episodes from seed 0; start them again from `seed`.
@@ -87,8 +120,28 @@ class RaisimGymVecEnv:
         self.wrapper.observe(self._observation, update_statistics)
         return self._observation
 
+    def transition(self, action: np.ndarray, update_statistics: bool = True) -> Transition:
+        """Steps every environment, resets those whose episode ends, and observes: one call into C++.
+
+        Args:
+            action: float32 array of shape (num_envs, num_acts), C-contiguous and finite.
+            update_statistics: Fold the new observations into the normalization statistics first (training);
+                False keeps them frozen (evaluation).
+
+        Returns:
+            Views of this env's buffers, valid until the next step (see `Transition`).
+
+        Raises:
+            TypeError, ValueError: the action has the wrong dtype, shape or layout, or is not finite.
+        """
+        diverged = self.wrapper.step(action, True, update_statistics)
+        self._warn_if_diverged(diverged)
+        return Transition(self._observation, self._reward, self._done, self._terminated, self._truncated,
+                          self._final_observation, self._reward_terms, self._metrics, diverged)
+
     def step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Steps every environment; those whose episode ends are reset at once.
+        """The original API: steps every environment; those whose episode ends are reset at once. Observe with
+        observe() afterwards (`transition` does both in one call).
 
         Args:
             action: float32 array of shape (num_envs, num_acts), C-contiguous and finite.
@@ -100,17 +153,25 @@ class RaisimGymVecEnv:
         Raises:
             TypeError, ValueError: the action has the wrong dtype, shape or layout, or is not finite.
         """
-        self.wrapper.step(action, self._reward, self._done, self._truncated)
-        diverged = self.wrapper.getDivergedResets()
-        if diverged > self._diverged_resets:
-            warnings.warn(
-                f"{diverged - self._diverged_resets} environment(s) diverged (non-finite state or a speed beyond "
-                f"divergence_speed) and were reset; {diverged} so far",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            self._diverged_resets = diverged
+        self._warn_if_diverged(self.wrapper.step(action, False, False))
         return self._reward.copy(), self._done.copy()
+
+    def _warn_if_diverged(self, diverged: int) -> None:
+        if diverged == 0:
+            return
+        self._diverged_resets += diverged
+        warnings.warn(
+            f"{diverged} environment(s) diverged (non-finite state or a speed beyond divergence_speed) and were "
+            f"reset; {self._diverged_resets} so far",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+    def _open(self, buffer: np.ndarray) -> np.ndarray:
+        """`buffer`, unless the env was closed: what a closed env's buffers hold is no step's result."""
+        if self.wrapper.closed:
+            raise RuntimeError("this environment was closed; create a new one")
+        return buffer
 
     @property
     def truncated(self) -> np.ndarray:
@@ -122,8 +183,7 @@ class RaisimGymVecEnv:
 
         Rows of environments that did not finish are stale. Returns the internal buffer.
         """
-        self.wrapper.getFinalObservation(self._final_observation)
-        return self._final_observation
+        return self._open(self._final_observation)
 
     @property
     def diverged_resets(self) -> int:
@@ -136,9 +196,9 @@ class RaisimGymVecEnv:
         return list(self._reward_names)
 
     def reward_terms(self) -> np.ndarray:
-        """Weighted reward terms of every env's last step, shape (num_envs, len(reward_names))."""
-        self.wrapper.getRewardTerms(self._reward_terms)
-        return self._reward_terms
+        """Weighted reward terms of every env's last step, shape (num_envs, len(reward_names)); the internal
+        buffer."""
+        return self._open(self._reward_terms)
 
     @property
     def metric_names(self) -> list[str]:
@@ -146,9 +206,8 @@ class RaisimGymVecEnv:
         return list(self._metric_names)
 
     def metrics(self) -> np.ndarray:
-        """Every env's metrics of its last step, shape (num_envs, len(metric_names))."""
-        self.wrapper.getMetrics(self._metrics)
-        return self._metrics
+        """Every env's metrics of its last step, shape (num_envs, len(metric_names)); the internal buffer."""
+        return self._open(self._metrics)
 
     def get_reward_info(self) -> list[dict[str, float]]:
         """The original API: one dict of weighted reward terms per environment."""
@@ -215,8 +274,10 @@ class RaisimGymVecEnv:
         except ValueError as error:
             raise ValueError(f"the scaling files {iteration} in {directory}: {error}") from None
 
-    def curriculum_callback(self) -> None:
-        self.wrapper.curriculumUpdate()
+    def curriculum_callback(self, iteration: int = -1) -> None:
+        """Lets every env adapt its task before a training iteration; `iteration` is its number (from 0, continuing
+        after a resume), -1 for a caller that does not count (the original API's call)."""
+        self.wrapper.curriculumUpdate(int(iteration))
 
     def close(self) -> None:
         self.wrapper.close()

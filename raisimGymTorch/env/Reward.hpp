@@ -37,8 +37,16 @@ class Reward {
     return index;
   }
 
-  // Stores coefficient * value as this step's weighted value of `term`.
-  void record(int term, double value) { values_[term] = coefficients_[term] * value; }
+  // Stores coefficient * value as this step's weighted value of `term` (times the penalty scale if the
+  // coefficient is negative).
+  void record(int term, double value) {
+    const double coefficient = coefficients_[term];
+    values_[term] = (coefficient < 0 ? penaltyScale_ * coefficient : coefficient) * value;
+  }
+
+  // Scales every term with a negative coefficient (a penalty curriculum); 1 unless set.
+  void setPenaltyScale(double scale) { penaltyScale_ = scale; }
+  double penaltyScale() const { return penaltyScale_; }
 
   // Sum of this step's weighted terms.
   float sum() const {
@@ -69,6 +77,7 @@ class Reward {
   std::vector<std::string> names_;
   std::vector<double> coefficients_;
   std::vector<double> values_;
+  double penaltyScale_ = 1.0;
 };
 
 }  // namespace raisim

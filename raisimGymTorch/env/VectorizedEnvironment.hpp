@@ -77,7 +77,6 @@ class VectorizedEnvironment {
     maxEpisodeSteps_ = steps > 0x1p62 ? std::numeric_limits<long long>::max()
                                       : std::max(1LL, static_cast<long long>(steps));
 
-    finalObservation_ = EigenRowMajorMat::Zero(numEnvs_, obDim_);
     actionScratch_ = EigenRowMajorMat::Zero(numEnvs_, actionDim_);
     episodeSteps_.assign(numEnvs_, 0);
     statistics_ = ObservationStatistics(obDim_);
@@ -96,18 +95,32 @@ class VectorizedEnvironment {
     });
   }
 
+  // Caller-owned buffers that one step fills, one row per environment.
+  struct StepBuffers {
+    EigenRowMajorMatMap observation;       // after the step, and after the reset of an ended episode
+    Eigen::Map<EigenVec> reward;
+    Eigen::Map<EigenBoolVec> done;         // the episode ended, for any reason
+    Eigen::Map<EigenBoolVec> terminated;   // ... by failure or diverged physics: nothing after it to bootstrap
+    Eigen::Map<EigenBoolVec> truncated;    // ... by the time limit
+    EigenRowMajorMatMap finalObservation;  // the ended episode's last observation; other rows are left as they were
+    EigenRowMajorMatMap rewardTerms;       // this step's weighted reward terms
+    EigenRowMajorMatMap metrics;           // this step's metrics
+  };
+
   // Writes every observation into `ob` (numEnvs x obDim); optionally folds them into the running
   // statistics first; then normalizes and clips in place if normalization is on.
   void observe(EigenRowMajorMatMap ob, bool updateStatistics) {
     runInParallel([&](int i) { environments_[i]->observe(ob.row(i).transpose()); });
-    if (updateStatistics) statistics_.update(ob);
-    if (normalize_) runInParallel([&](int i) { statistics_.normalize(ob.row(i), clipObservation_); });
+    finishObservations(ob, updateStatistics);
   }
 
-  // Steps every environment with its row of `action`. An environment whose episode ends (failure,
-  // time limit or diverged physics) keeps its final observation and starts a new episode at once.
-  void step(EigenConstRowMajorMatMap action, Eigen::Map<EigenVec> reward, Eigen::Map<EigenBoolVec> done,
-            Eigen::Map<EigenBoolVec> truncated) {
+  // Steps every environment with its row of `action` and fills `out` in one parallel loop. An environment
+  // whose episode ends (failure, time limit or diverged physics) keeps its final observation and starts a new
+  // episode at once. With `observe` false the observation and the statistics are left alone (the original API's
+  // step(), followed by its own observe()). Final observations are normalized with the statistics from before
+  // this step's observations are folded in, as a separate observe() after the step would have found them.
+  // Returns how many environments diverged.
+  int step(EigenConstRowMajorMatMap action, StepBuffers& out, bool observe, bool updateStatistics) {
     std::atomic<int> diverged{0};
     runInParallel([&](int i) {
       ChildEnvironment& env = *environments_[i];
@@ -117,38 +130,38 @@ class VectorizedEnvironment {
       actionRow = action.row(i).transpose();
       float stepReward = env.step(actionRow);
       ++episodeSteps_[i];
+      copyInto(env.getRewards().values(), out.rewardTerms.row(i));
+      copyInto(env.getMetrics().values(), out.metrics.row(i));
       float terminalReward = 0.f;
-      bool ended = false, timeUp = false;
+      bool failed = false, timeUp = false;
+      auto finalObservation = out.finalObservation.row(i);
       if (!env.isStable() || !std::isfinite(stepReward)) {
         // Nothing from a diverged state is worth learning from: no reward, no final observation.
         ++diverged;
         stepReward = 0.f;
-        ended = true;
-        finalObservation_.row(i).setZero();
+        failed = true;
+        finalObservation.setZero();
       } else if (env.isTerminalState(terminalReward)) {
         stepReward += terminalReward;
-        ended = true;
-        env.observe(finalObservation_.row(i).transpose());
+        failed = true;
+        observeNormalized(env, finalObservation);
       } else if (episodeSteps_[i] >= maxEpisodeSteps_) {
-        ended = timeUp = true;
-        env.observe(finalObservation_.row(i).transpose());
+        timeUp = true;
+        observeNormalized(env, finalObservation);
       }
-      reward[i] = stepReward;
-      done[i] = ended;
-      truncated[i] = timeUp;
-      if (ended) {
+      out.reward[i] = stepReward;
+      out.done[i] = failed || timeUp;
+      out.terminated[i] = failed;
+      out.truncated[i] = timeUp;
+      if (failed || timeUp) {
         env.reset();
         episodeSteps_[i] = 0;
       }
+      if (observe) env.observe(out.observation.row(i).transpose());
     });
     divergedResets_ += diverged.load();
-  }
-
-  // Final observations of the episodes that ended in the last step (rows of other envs are stale),
-  // normalized like observe() output.
-  void getFinalObservation(EigenRowMajorMatMap out) const {
-    out = finalObservation_;
-    if (normalize_) runInParallel([&](int i) { statistics_.normalize(out.row(i), clipObservation_); });
+    if (observe) finishObservations(out.observation, updateStatistics);
+    return diverged.load();
   }
 
   // env i gets seed + i, so the same seed reproduces every environment whatever the thread count.
@@ -174,31 +187,16 @@ class VectorizedEnvironment {
     clipObservation_ = clip;
   }
 
-  void curriculumUpdate() {
-    for (auto& env : environments_) env->curriculumUpdate();
+  // `iteration`: the training iteration about to start, or -1 when the caller does not say.
+  void curriculumUpdate(long long iteration) {
+    for (auto& env : environments_) static_cast<RaisimGymEnv&>(*env).curriculumUpdate(iteration);
   }
 
   void close() {
     for (auto& env : environments_) env->close();
   }
 
-  // Each environment's weighted reward terms from its last step, numEnvs x terms.
-  void getRewardTerms(EigenRowMajorMatMap out) const {
-    for (int i = 0; i < numEnvs_; ++i) {
-      const auto& values = environments_[i]->getRewards().values();
-      for (std::size_t term = 0; term < values.size(); ++term) out(i, term) = static_cast<float>(values[term]);
-    }
-  }
-
   const std::vector<std::string>& getRewardNames() const { return environments_[0]->getRewards().names(); }
-
-  // Every env's metrics of its last step into `out` (numEnvs x metrics).
-  void getMetrics(EigenRowMajorMatMap out) const {
-    for (int i = 0; i < numEnvs_; ++i) {
-      const auto& values = environments_[i]->getMetrics().values();
-      for (std::size_t metric = 0; metric < values.size(); ++metric) out(i, metric) = static_cast<float>(values[metric]);
-    }
-  }
 
   const std::vector<std::string>& getMetricNames() const { return environments_[0]->getMetrics().names(); }
 
@@ -266,6 +264,23 @@ class VectorizedEnvironment {
     poolPid_ = getpid();
   }
 
+  // Folds a batch of raw observations into the statistics if asked, then normalizes it in place if normalization is on.
+  void finishObservations(EigenRowMajorMatMap ob, bool updateStatistics) {
+    if (updateStatistics) statistics_.update(ob);
+    if (normalize_) runInParallel([&](int i) { statistics_.normalize(ob.row(i), clipObservation_); });
+  }
+
+  template <class Row>
+  void observeNormalized(ChildEnvironment& env, Row&& row) const {
+    env.observe(row.transpose());
+    if (normalize_) statistics_.normalize(row, clipObservation_);
+  }
+
+  template <class Row>
+  static void copyInto(const std::vector<double>& values, Row&& row) {
+    for (std::size_t k = 0; k < values.size(); ++k) row[static_cast<Eigen::Index>(k)] = static_cast<float>(values[k]);
+  }
+
   // Runs body(i) for every environment on numThreads_ threads; the first exception is rethrown after the loop.
   template <class Body>
   void runInParallel(Body&& body) const {
@@ -291,7 +306,6 @@ class VectorizedEnvironment {
   long long divergedResets_ = 0;
   std::vector<std::unique_ptr<ChildEnvironment>> environments_;
   std::vector<long long> episodeSteps_;
-  EigenRowMajorMat finalObservation_;
   EigenRowMajorMat actionScratch_;
   ObservationStatistics statistics_;
   // Mutable: const methods run loops too, and a fork child replaces the pool it inherited.

@@ -187,23 +187,27 @@ class RaisimGymVectorEnv(VectorEnv):
         Raises:
             ValueError: actions of the wrong shape or not finite.
         """
-        reward, done = self.vec_env.step(np.ascontiguousarray(actions, dtype=np.float32))
-        truncated = self.vec_env.truncated
-        terminated = done & ~truncated
+        step = self.vec_env.transition(np.ascontiguousarray(actions, dtype=np.float32),
+                                       update_statistics=self._update_statistics)
         infos: dict[str, Any] = {}
-        if done.any():
-            final = self.vec_env.final_observation()
+        if step.done.any():
             final_obs = np.full(self.num_envs, None, dtype=object)
-            for i in np.flatnonzero(done):
-                final_obs[i] = final[i].copy()
-            infos = {"final_obs": final_obs, "_final_obs": done, "final_info": {}, "_final_info": done.copy()}
-        return self._observe(), reward.astype(np.float64), terminated, truncated, infos
+            for i in np.flatnonzero(step.done):
+                final_obs[i] = step.final_observation[i].copy()
+            infos = {"final_obs": final_obs, "_final_obs": step.done.copy(), "final_info": {},
+                     "_final_info": step.done.copy()}
+        return (step.observation.copy(), step.reward.astype(np.float64), step.terminated.copy(), step.truncated.copy(),
+                infos)
 
     def close_extras(self, **kwargs: Any) -> None:
         self.vec_env.close()
 
+    @property
+    def _update_statistics(self) -> bool:
+        return self.update_statistics and self.vec_env.normalize_ob
+
     def _observe(self) -> np.ndarray:
-        return self.vec_env.observe(update_statistics=self.update_statistics and self.vec_env.normalize_ob).copy()
+        return self.vec_env.observe(update_statistics=self._update_statistics).copy()
 
 
 class NormalizeObservation(VectorWrapper):

@@ -9,8 +9,10 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "VectorizedEnvironment.hpp"
 
@@ -154,12 +156,27 @@ class Module {
     std::lock_guard<std::mutex> lock(mutex_);
     if (environment_) environment_->close();
     environment_.reset();
+    stepBuffers_.reset();
+    bufferOwners_.clear();
+  }
+
+  // The arrays step() fills, and the Python objects that own them, kept alive while they are in use.
+  void setStepBuffers(const Vectorized::StepBuffers& buffers, std::vector<py::object> owners) {
+    stepBuffers_.emplace(buffers);
+    bufferOwners_ = std::move(owners);
+  }
+
+  Vectorized::StepBuffers& stepBuffers() {
+    if (!stepBuffers_) throw std::logic_error("setStepBuffers(...) must be called once before step()");
+    return *stepBuffers_;
   }
 
   bool closed() const { return !environment_; }
 
  private:
   std::unique_ptr<Vectorized> environment_;
+  std::optional<Vectorized::StepBuffers> stepBuffers_;
+  std::vector<py::object> bufferOwners_;
   std::mutex mutex_;
 };
 
@@ -221,30 +238,54 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
           },
           py::arg("ob"), py::arg("update_statistics") = true)
       .def(
+          "setStepBuffers",
+          [](Module& self, const py::object& observation, const py::object& reward, const py::object& done,
+             const py::object& terminated, const py::object& truncated, const py::object& finalObservation,
+             const py::object& rewardTerms, const py::object& metrics) {
+            withLock(self, [&](Vectorized& env) {
+              const int n = env.getNumOfEnvs(), obDim = env.getObDim();
+              const int terms = static_cast<int>(env.getRewardNames().size());
+              const int measured = static_cast<int>(env.getMetricNames().size());
+              auto matrix = [&](const py::object& array, const char* name, int columns) {
+                return EigenRowMajorMatMap(checkedBuffer<float>(array, name, {n, columns}, true), n, columns);
+              };
+              auto flags = [&](const py::object& array, const char* name) {
+                return Eigen::Map<EigenBoolVec>(checkedBuffer<bool>(array, name, {n}, true), n);
+              };
+              const Vectorized::StepBuffers buffers{
+                  matrix(observation, "observation", obDim),
+                  Eigen::Map<EigenVec>(checkedBuffer<float>(reward, "reward", {n}, true), n),
+                  flags(done, "done"),
+                  flags(terminated, "terminated"),
+                  flags(truncated, "truncated"),
+                  matrix(finalObservation, "final observation", obDim),
+                  matrix(rewardTerms, "reward terms", terms),
+                  matrix(metrics, "metrics", measured)};
+              self.setStepBuffers(buffers, {observation, reward, done, terminated, truncated, finalObservation,
+                                            rewardTerms, metrics});
+            });
+          },
+          py::arg("observation"), py::arg("reward"), py::arg("done"), py::arg("terminated"), py::arg("truncated"),
+          py::arg("final_observation"), py::arg("reward_terms"), py::arg("metrics"),
+          "Registers the arrays every step() fills (float32 observation and final observation (num_envs, ob_dim), "
+          "reward (num_envs,), bool done, terminated and truncated (num_envs,), float32 reward terms and metrics "
+          "(num_envs, count)); this object keeps them alive.")
+      .def(
           "step",
-          [](Module& self, const py::object& action, const py::object& reward, const py::object& done,
-             const py::object& truncated) {
+          [](Module& self, const py::object& action, bool observe, bool updateStatistics) {
             auto& env = self.env();
             const int n = env.getNumOfEnvs();
             const float* actionData = checkedBuffer<float>(action, "action", {n, env.getActionDim()}, false);
-            float* rewardData = checkedBuffer<float>(reward, "reward", {n}, true);
-            bool* doneData = checkedBuffer<bool>(done, "done", {n}, true);
-            bool* truncatedData = checkedBuffer<bool>(truncated, "truncated", {n}, true);
             requireFinite(actionData, n, env.getActionDim(), "action");
-            withoutGil(self, [&] {
-              env.step(EigenConstRowMajorMatMap(actionData, n, env.getActionDim()), Eigen::Map<EigenVec>(rewardData, n),
-                       Eigen::Map<EigenBoolVec>(doneData, n), Eigen::Map<EigenBoolVec>(truncatedData, n));
+            auto& buffers = self.stepBuffers();
+            return withoutGil(self, [&] {
+              return env.step(EigenConstRowMajorMatMap(actionData, n, env.getActionDim()), buffers, observe,
+                              updateStatistics);
             });
           },
-          py::arg("action"), py::arg("reward"), py::arg("done"), py::arg("truncated"))
-      .def(
-          "getFinalObservation",
-          [](Module& self, const py::object& out) {
-            auto& env = self.env();
-            float* data = checkedBuffer<float>(out, "final observation", {env.getNumOfEnvs(), env.getObDim()}, true);
-            withoutGil(self, [&] { env.getFinalObservation(EigenRowMajorMatMap(data, env.getNumOfEnvs(), env.getObDim())); });
-          },
-          py::arg("out"))
+          py::arg("action"), py::arg("observe") = true, py::arg("update_statistics") = true,
+          "Steps every env and fills the registered buffers; returns how many envs diverged. With observe false "
+          "the observation and the statistics are left alone.")
       .def(
           "setSeed",
           [](Module& self, long long seed) {
@@ -306,29 +347,7 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
            },
            "(low, high) float32 arrays: the range of each action dimension, infinite where the env sets none.")
       .def("getRewardNames", [](Module& self) { return self.env().getRewardNames(); })
-      .def(
-          "getRewardTerms",
-          [](Module& self, const py::object& out) {
-            auto& env = self.env();
-            const int terms = static_cast<int>(env.getRewardNames().size());
-            float* data = checkedBuffer<float>(out, "reward terms", {env.getNumOfEnvs(), terms}, true);
-            withLock(self, [&](Vectorized& locked) {
-              locked.getRewardTerms(EigenRowMajorMatMap(data, locked.getNumOfEnvs(), terms));
-            });
-          },
-          py::arg("out"))
       .def("getMetricNames", [](Module& self) { return self.env().getMetricNames(); })
-      .def(
-          "getMetrics",
-          [](Module& self, const py::object& out) {
-            auto& env = self.env();
-            const int metrics = static_cast<int>(env.getMetricNames().size());
-            float* data = checkedBuffer<float>(out, "metrics", {env.getNumOfEnvs(), metrics}, true);
-            withLock(self, [&](Vectorized& locked) {
-              locked.getMetrics(EigenRowMajorMatMap(data, locked.getNumOfEnvs(), metrics));
-            });
-          },
-          py::arg("out"), "Every env's metrics of its last step (what the env measures beside its reward).")
       .def("getRewardInfo",
            [](Module& self) {
              return withLock(self, [&](Vectorized& env) {
@@ -397,7 +416,11 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
              mj_saveModel(world->model(), nullptr, bytes.data(), static_cast<int>(bytes.size()));
              return py::bytes(bytes);
            })
-      .def("curriculumUpdate", [](Module& self) { withoutGil(self, [&] { self.env().curriculumUpdate(); }); })
+      .def(
+          "curriculumUpdate",
+          [](Module& self, long long iteration) { withoutGil(self, [&] { self.env().curriculumUpdate(iteration); }); },
+          py::arg("iteration") = -1,
+          "Called before each training iteration's rollout with its number (-1: not counted, the original API).")
       .def("close", &Module::close)
       .def_property_readonly("closed", &Module::closed)
       .def("getObDim", [](Module& self) { return self.env().getObDim(); })

@@ -90,16 +90,12 @@ class RaisimSb3VecEnv(VecEnv):
     def step_wait(self) -> VecEnvStepReturn:
         if self._actions is None:
             raise RuntimeError("step_wait() needs a step_async(actions) first")
-        reward, done = self.vec_env.step(self._actions)
+        step = self.vec_env.transition(self._actions, update_statistics=self.vec_env.normalize_ob)
         self._actions = None
-        truncated = self.vec_env.truncated
-        infos: list[dict[str, Any]] = [{"TimeLimit.truncated": bool(t)} for t in truncated]
-        if done.any():
-            final = self.vec_env.final_observation()
-            for i in np.flatnonzero(done):
-                infos[i]["terminal_observation"] = final[i].copy()
-        observation = self.vec_env.observe(update_statistics=self.vec_env.normalize_ob).copy()
-        return observation, reward, done, infos
+        infos: list[dict[str, Any]] = [{"TimeLimit.truncated": bool(t)} for t in step.truncated]
+        for i in np.flatnonzero(step.done):
+            infos[i]["terminal_observation"] = step.final_observation[i].copy()
+        return step.observation.copy(), step.reward.copy(), step.done.copy(), infos
 
     def close(self) -> None:
         self.vec_env.close()

@@ -103,25 +103,25 @@ def evaluate_policy(
     falls: list[bool] = []
     if on_step is not None:
         on_step()
+    observation = env.observe(update_statistics=False)
     for _ in range(max_steps):
         if (counted >= episodes_per_env).all():
             break
-        observation = torch.from_numpy(env.observe(update_statistics=False))
-        actions = policy(observation).to(torch.float32).numpy()
-        rewards, dones = env.step(np.ascontiguousarray(actions))
-        truncated = env.truncated
+        actions = policy(torch.from_numpy(observation)).to(torch.float32).numpy()
+        step = env.transition(np.ascontiguousarray(actions), update_statistics=False)
+        observation = step.observation
         active = counted < episodes_per_env
-        term_sums += env.reward_terms()[active].sum(axis=0)
+        term_sums += step.reward_terms[active].sum(axis=0)
         term_steps += int(active.sum())
-        running_return += rewards
+        running_return += step.reward
         running_length += 1
-        for i in np.flatnonzero(dones & active):
+        for i in np.flatnonzero(step.done & active):
             returns.append(float(running_return[i]))
             lengths.append(int(running_length[i]))
-            falls.append(not bool(truncated[i]))
+            falls.append(bool(step.terminated[i]))
             counted[i] += 1
-        running_return[dones] = 0.0
-        running_length[dones] = 0
+        running_return[step.done] = 0.0
+        running_length[step.done] = 0
         if on_step is not None and counted[0] < episodes_per_env:
             on_step()
     return EvaluationResult(

@@ -297,6 +297,7 @@ class OnPolicyRunner:
         if self.options.rollout_threads is not None:
             torch.set_num_threads(self.options.rollout_threads)
         env, ppo = self.env, self.ppo
+        env.curriculum_callback(self.iteration)
         self._rollout.clear()
         has_metrics = bool(env.metric_names)
         if self._observation is None:  # the run's first rollout; after the checkpoint, which holds the loaded stats
@@ -306,11 +307,12 @@ class OnPolicyRunner:
             self._observation = env.observe()
         for _ in range(self.num_steps):
             actions = ppo.act(self._observation)
-            rewards, dones = env.step(actions.cpu().numpy())
-            truncated = env.truncated
-            ppo.process_step(rewards, dones, truncated, env.final_observation() if truncated.any() else None)
-            self._rollout.add(rewards, dones, truncated, env.reward_terms(), env.metrics() if has_metrics else None)
-            self._observation = env.observe()
+            step = env.transition(actions.cpu().numpy())
+            ppo.process_step(step.reward, step.done, step.truncated,
+                             step.final_observation if step.truncated.any() else None)
+            self._rollout.add(step.reward, step.done, step.truncated, step.reward_terms,
+                              step.metrics if has_metrics else None)
+            self._observation = step.observation
         # Every rank's observations of this rollout, on every rank.
         self._statistics = self.group.merge_statistics(env, self._statistics)
         return time.perf_counter() - started
@@ -330,7 +332,6 @@ class OnPolicyRunner:
             kept = (f"the last good checkpoint is {self._last_checkpoint}" if self._last_checkpoint
                     else "no checkpoint yet")
             raise FloatingPointError(f"training stopped at iteration {self.iteration}: {error}; {kept}") from error
-        self.env.curriculum_callback()
         return time.perf_counter() - started, ppo_stats
 
     # --- plumbing --------------------------------------------------------------------------------------------

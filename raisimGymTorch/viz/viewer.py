@@ -405,12 +405,14 @@ def stream_episode(
     rewards = np.zeros((steps, vec_env.num_envs), dtype=np.float32)
     dones = np.zeros((steps, vec_env.num_envs), dtype=bool)
     viewer.update(vec_env.wrapper.getState(0)[0])
+    observation = vec_env.observe(update_statistics=False)
     for step in range(steps):
         if realtime:
             viewer.pace(control_dt)
         else:
             viewer.wait_if_paused()
-        action = np.ascontiguousarray(policy_fn(vec_env.observe(update_statistics=False)), dtype=np.float32)
-        rewards[step], dones[step] = vec_env.step(action)
+        action = np.ascontiguousarray(policy_fn(observation), dtype=np.float32)
+        transition = vec_env.transition(action, update_statistics=False)
+        rewards[step], dones[step], observation = transition.reward, transition.done, transition.observation
         viewer.update(vec_env.wrapper.getState(0)[0])
     return rewards, dones

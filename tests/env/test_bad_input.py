@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import REMOVE, anymal_cfg, random_actions
+from conftest import REMOVE, anymal_cfg, random_actions, step_buffers
 
 from raisimGymTorch.env.make import RESOURCE_DIR, import_env_module, make_vec_env
 
@@ -58,17 +58,17 @@ def test_read_only_output_buffers_are_rejected(env):
     observation.flags.writeable = False
     with pytest.raises(ValueError, match="observation must be writeable"):
         env.wrapper.observe(observation, False)
-    reward = np.zeros(2, np.float32)
-    reward.flags.writeable = False
+    buffers = step_buffers(env.wrapper)
+    buffers["reward"].flags.writeable = False
     with pytest.raises(ValueError, match="reward must be writeable"):
-        env.wrapper.step(np.zeros((2, NUM_ACTS), np.float32), reward, np.zeros(2, bool), np.zeros(2, bool))
+        env.wrapper.setStepBuffers(**buffers)
 
 
 def test_wrong_output_dtype_is_rejected(env):
+    buffers = step_buffers(env.wrapper)
+    buffers["done"] = np.zeros(2, np.int8)
     with pytest.raises(TypeError, match="done must have dtype bool"):
-        env.wrapper.step(
-            np.zeros((2, NUM_ACTS), np.float32), np.zeros(2, np.float32), np.zeros(2, np.int8), np.zeros(2, bool)
-        )
+        env.wrapper.setStepBuffers(**buffers)
 
 
 @pytest.mark.parametrize("value, name", [(np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "inf")])

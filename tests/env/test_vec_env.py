@@ -351,3 +351,40 @@ def test_random_episode_progress_spreads_the_time_limits(make_anymal):
     assert all(env_ends[1:] == [env_ends[0] + 10] for env_ends in ends), "then whole 10-step episodes follow"
     assert truncation_steps(seed=5) == ends, "the spread is reproduced by the seed"
     assert truncation_steps(seed=6) != ends
+
+
+def test_transition_gives_what_step_then_observe_give_bit_for_bit(make_anymal):
+    # 0.5 s episodes, violent actions in half the envs and gentle ones in the others: the rollout holds time-outs
+    # and falls, so final observations matter.
+    # Normalized, so that the final observations' statistics (those from before the step's update) are checked.
+    old_api = make_anymal(num_envs=6, max_time=0.5, seed=5, normalize_ob=True)
+    one_call = make_anymal(num_envs=6, max_time=0.5, seed=5, normalize_ob=True, num_threads=2)
+    np.testing.assert_array_equal(old_api.observe(), one_call.observe())
+    ended = {"terminated": 0, "truncated": 0}
+    strength = np.array([100.0, 100.0, 100.0, 0.3, 0.3, 0.3], np.float32)[:, None]
+    for action in random_actions(6, old_api.num_acts, 150, seed=2) * strength:
+        reward, done = old_api.step(action)
+        truncated, final = old_api.truncated, old_api.final_observation().copy()
+        terms, observation = old_api.reward_terms().copy(), old_api.observe()
+        step = one_call.transition(action)
+        np.testing.assert_array_equal(step.observation, observation)
+        np.testing.assert_array_equal(step.reward, reward)
+        np.testing.assert_array_equal(step.done, done)
+        np.testing.assert_array_equal(step.truncated, truncated)
+        np.testing.assert_array_equal(step.terminated, done & ~truncated)
+        np.testing.assert_array_equal(step.final_observation[done], final[done])
+        np.testing.assert_array_equal(step.reward_terms, terms)
+        assert step.diverged == 0
+        ended["terminated"] += int(step.terminated.sum())
+        ended["truncated"] += int(step.truncated.sum())
+    assert ended["terminated"] > 0 and ended["truncated"] > 0, ended
+    for a, b in zip(old_api.get_statistics(), one_call.get_statistics()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_transition_without_statistics_updates_leaves_them_alone(make_anymal):
+    env = make_anymal(num_envs=3)
+    before = env.get_statistics()
+    step = env.transition(np.zeros((3, env.num_acts), np.float32), update_statistics=False)
+    assert env.get_statistics()[2] == before[2]
+    assert step.observation is env.observe(update_statistics=False)  # the same buffer, refilled

@@ -98,7 +98,7 @@ def test_same_seed_same_episodes_other_seed_other_ones() -> None:
 def test_kinematic_reward_terms_equal_their_definitions_on_the_simulated_state() -> None:
     # Torque drive, so that the torques term is known exactly: target = nominal + 0.5 * action, applied as torque.
     cfg = flat_cfg(actuator={"model": "torque"}, randomization=REMOVE, push=REMOVE, observation_noise=REMOVE,
-                   commands={"resampling_time": 10.0, "lin_vel_x": [0.4, 0.4], "lin_vel_y": [-0.2, -0.2],
+                   penalty_curriculum=REMOVE, commands={"resampling_time": 10.0, "lin_vel_x": [0.4, 0.4], "lin_vel_y": [-0.2, -0.2],
                              "yaw_rate": [0.3, 0.3], "standing_below": 0.0})
     coefficients = {name: term["coeff"] for name, term in cfg["environment"]["reward"].items()}
     env = make(cfg, num_envs=1)
@@ -322,3 +322,35 @@ def test_action_delay_applies_each_action_one_control_step_later() -> None:
     assert not np.allclose(delayed_a[1], delayed_b[1])  # one step later it has
     direct_a, direct_b = states(False, 0.5), states(False, -0.5)
     assert not np.allclose(direct_a[0], direct_b[0])
+
+
+def first_reward_terms(cfg: dict[str, Any], iterations: list[int], evaluation: bool = False) -> np.ndarray:
+    """Env 0's weighted reward terms after one step of fixed actions, the trainer having announced `iterations`."""
+    env = make(cfg, seed=3, evaluation=evaluation)
+    try:
+        for iteration in iterations:
+            env.curriculum_callback(iteration)
+        actions = np.random.default_rng(0).normal(0.0, 0.5, (env.num_envs, env.num_acts)).astype(np.float32)
+        return env.transition(actions).reward_terms[0].copy()
+    finally:
+        env.close()
+
+
+def test_the_penalty_curriculum_scales_penalties_by_iteration_and_never_when_evaluating() -> None:
+    curriculum = {"initial_scale": 0.2, "iterations": 100}
+    whole = first_reward_terms(flat_cfg(penalty_curriculum=REMOVE), [])
+    penalties = whole < 0
+    assert penalties.sum() >= 5 and (whole > 0).sum() == 2  # the two tracking terms are the rewards
+    for iterations, scale in (([], 0.2), ([50], 0.6), ([100], 1.0), ([400], 1.0), ([50, -1], 0.6)):
+        scaled = first_reward_terms(flat_cfg(penalty_curriculum=curriculum), iterations)
+        np.testing.assert_allclose(scaled[penalties], scale * whole[penalties], rtol=1e-6, err_msg=str(iterations))
+        np.testing.assert_array_equal(scaled[~penalties], whole[~penalties])
+    evaluated = first_reward_terms(flat_cfg(penalty_curriculum=curriculum), [0], evaluation=True)
+    np.testing.assert_array_equal(evaluated, first_reward_terms(flat_cfg(penalty_curriculum=REMOVE), [], evaluation=True))
+
+
+@pytest.mark.parametrize("block, words", [({"initial_scale": 1.5, "iterations": 10}, "initial_scale' must be in"),
+                                          ({"initial_scale": 0.1, "iterations": 0}, "iterations' must be >= 1")])
+def test_a_bad_penalty_curriculum_is_named(block: dict[str, Any], words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        make(flat_cfg(penalty_curriculum=block))

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from conftest import anymal_cfg, small_cfg_text
+from conftest import anymal_cfg, small_cfg_text, step_buffers
 from reliability_helpers import CaseTable
 
 from raisimGymTorch.env.make import RESOURCE_DIR, import_env_module, load_cfg, make_vec_env
@@ -61,9 +61,12 @@ def anymal(**overrides) -> Iterator[RaisimGymVecEnv]:
         env.close()
 
 
-def outputs(env):
-    """Valid (reward, done, truncated) buffers."""
-    return np.zeros(N, np.float32), np.zeros(N, bool), np.zeros(N, bool)
+def register_buffers(**bad):
+    """Registers valid step buffers with `bad` ones (name -> function of the env) put in their place."""
+    with anymal() as env:
+        buffers = step_buffers(env.wrapper)
+        buffers.update({name: make(env) for name, make in bad.items()})
+        env.wrapper.setStepBuffers(**buffers)
 
 
 def misaligned(shape, dtype=np.float32):
@@ -186,7 +189,7 @@ def most_threads_work():
 
 case("constructor: num_threads 1024 (the maximum) works", None)(most_threads_work)
 
-# --- arrays into observe / step / getFinalObservation / getRewardTerms / statistics --------------------
+# --- arrays into observe / setStepBuffers / step / statistics --------------------
 
 
 def observe_into(make):
@@ -210,20 +213,30 @@ def observe_update_flag_text():
 case("observe: update_statistics a string", TypeError, "incompatible function arguments")(observe_update_flag_text)
 
 
-def step_with(action=None, reward=None, done=None, truncated=None):
+def step_with(action):
     with anymal() as env:
-        r, d, t = outputs(env)
-        a = np.zeros((N, env.num_acts), np.float32) if action is None else action(env)
-        env.wrapper.step(a, r if reward is None else reward, d if done is None else done,
-                         t if truncated is None else truncated)
+        env.wrapper.step(action(env))
 
 
-case("step: read-only done", ValueError, "done must be writeable")(
-    lambda: step_with(done=read_only(np.zeros(N, bool))))
-case("step: truncated of the wrong shape", ValueError, r"truncated must have shape \(2,\), got \(3,\)")(
-    lambda: step_with(truncated=np.zeros(3, bool)))
-case("step: strided reward", ValueError, "reward must be C-contiguous")(
-    lambda: step_with(reward=np.zeros(2 * N, np.float32)[::2]))
+case("setStepBuffers: read-only done", ValueError, "done must be writeable")(
+    lambda: register_buffers(done=lambda env: read_only(np.zeros(N, bool))))
+case("setStepBuffers: truncated of the wrong shape", ValueError, r"truncated must have shape \(2,\), got \(3,\)")(
+    lambda: register_buffers(truncated=lambda env: np.zeros(3, bool)))
+case("setStepBuffers: terminated of dtype int8", TypeError, "terminated must have dtype bool")(
+    lambda: register_buffers(terminated=lambda env: np.zeros(N, np.int8)))
+case("setStepBuffers: strided reward", ValueError, "reward must be C-contiguous")(
+    lambda: register_buffers(reward=lambda env: np.zeros(2 * N, np.float32)[::2]))
+case("setStepBuffers: read-only final observation", ValueError, "final observation must be writeable")(
+    lambda: register_buffers(final_observation=lambda env: read_only(np.zeros((N, env.num_obs), np.float32))))
+case("setStepBuffers: final observation of the wrong shape", ValueError,
+     rf"final observation must have shape \(2, {OB}\)")(
+    lambda: register_buffers(final_observation=lambda env: np.zeros((N, env.num_obs + 1), np.float32)))
+case("setStepBuffers: read-only reward terms", ValueError, "reward terms must be writeable")(
+    lambda: register_buffers(reward_terms=lambda env: read_only(np.zeros((N, len(env.reward_names)), np.float32))))
+case("setStepBuffers: reward terms of the wrong shape", ValueError, "reward terms must have shape")(
+    lambda: register_buffers(reward_terms=lambda env: np.zeros((N + 1, len(env.reward_names)), np.float32)))
+case("setStepBuffers: metrics of the wrong shape", ValueError, r"metrics must have shape \(2, 0\)")(
+    lambda: register_buffers(metrics=lambda env: np.zeros((N, 1), np.float32)))
 case("step: misaligned action", ValueError, "action must be aligned")(
     lambda: step_with(action=lambda env: misaligned((N, env.num_acts))))
 case("step: 0-d action", ValueError, rf"action must have shape \(2, {ACT}\), got \(\)")(
@@ -239,20 +252,6 @@ case("step: float32 with metadata works (an equal dtype object)", None)(
 case("step: float32 spelled '=f4' works", None)(
     lambda: step_with(action=lambda env: np.zeros((N, env.num_acts), np.dtype(np.float32).newbyteorder("="))))
 
-
-def into(method, make):
-    with anymal() as env:
-        getattr(env.wrapper, method)(make(env))
-
-
-case("getFinalObservation: read-only buffer", ValueError, "final observation must be writeable")(
-    lambda: into("getFinalObservation", lambda env: read_only(np.zeros((N, env.num_obs), np.float32))))
-case("getFinalObservation: wrong shape", ValueError, rf"final observation must have shape \(2, {OB}\)")(
-    lambda: into("getFinalObservation", lambda env: np.zeros((N, env.num_obs + 1), np.float32)))
-case("getRewardTerms: read-only buffer", ValueError, "reward terms must be writeable")(
-    lambda: into("getRewardTerms", lambda env: read_only(np.zeros((N, len(env.reward_names)), np.float32))))
-case("getRewardTerms: wrong shape", ValueError, "reward terms must have shape")(
-    lambda: into("getRewardTerms", lambda env: np.zeros((N + 1, len(env.reward_names)), np.float32)))
 
 
 def get_statistics_into_read_only():

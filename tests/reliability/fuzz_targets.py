@@ -12,7 +12,7 @@ import resource
 import sys
 
 import numpy as np
-from conftest import anymal_cfg
+from conftest import anymal_cfg, step_buffers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst
@@ -32,6 +32,10 @@ MODULE = import_env_module("rsg_anymal")
 ENV = MODULE.RaisimGymEnv(str(RESOURCE_DIR), anymal_cfg(num_envs=N, num_threads=1)["environment"])
 OB_DIM, ACT_DIM = ENV.getObDim(), ENV.getActionDim()
 NQ, NV = (len(x) for x in ENV.getState(0))
+TERMS = len(ENV.getRewardNames())
+ENV.setStepBuffers(**step_buffers(ENV))
+# What setStepBuffers requires of each array (all writeable).
+CONTRACT = {name: (value.dtype, value.shape) for name, value in step_buffers(ENV).items()}
 
 
 def elements(dtype: np.dtype):
@@ -90,7 +94,7 @@ def check(call, valid: bool) -> None:
         assert not valid, f"a valid input raised {type(error).__name__}: {error}"
     else:
         assert valid, "an input that breaks the contract was accepted"
-    ENV.step(np.zeros((N, ACT_DIM), np.float32), np.zeros(N, np.float32), np.zeros(N, bool), np.zeros(N, bool))
+    ENV.step(np.zeros((N, ACT_DIM), np.float32))
 
 
 def valid(dtype, shape):
@@ -110,22 +114,29 @@ def one_fuzzed(draw, **contracts):
 
 
 @SETTINGS
-@given(arguments=one_fuzzed(action=(np.float32, (N, ACT_DIM)), reward=(np.float32, (N,)), done=(np.bool_, (N,)),
-                            truncated=(np.bool_, (N,))))
-def fuzz_step(arguments):
-    action, reward, done, truncated = (arguments[k] for k in ("action", "reward", "done", "truncated"))
-    valid = (meets_contract(action, np.float32, (N, ACT_DIM), finite=True)
-             and meets_contract(reward, np.float32, (N,), writeable=True)
-             and meets_contract(done, np.bool_, (N,), writeable=True)
-             and meets_contract(truncated, np.bool_, (N,), writeable=True))
-    check(lambda: ENV.step(action, reward, done, truncated), valid)
+@given(arguments=one_fuzzed(observation=(np.float32, (N, OB_DIM)), reward=(np.float32, (N,)), done=(np.bool_, (N,)),
+                            terminated=(np.bool_, (N,)), truncated=(np.bool_, (N,)),
+                            final_observation=(np.float32, (N, OB_DIM)), reward_terms=(np.float32, (N, TERMS)),
+                            metrics=(np.float32, (N, 0))))
+def fuzz_step_buffers(arguments):
+    arguments = {name: value for name, value in arguments.items() if name != "fuzzed"}
+    valid = all(meets_contract(value, CONTRACT[name][0], CONTRACT[name][1], writeable=True)
+                for name, value in arguments.items())
+    check(lambda: ENV.setStepBuffers(**arguments), valid)
+    ENV.setStepBuffers(**step_buffers(ENV))  # valid ones again, for the next example's step
 
 
 @SETTINGS
-@given(ob=arrays(np.float32, (N, OB_DIM)), update=st.booleans(), out=arrays(np.float32, (N, OB_DIM)))
-def fuzz_observe(ob, update, out):
+@given(arguments=one_fuzzed(action=(np.float32, (N, ACT_DIM))))
+def fuzz_step(arguments):
+    action = arguments["action"]
+    check(lambda: ENV.step(action), meets_contract(action, np.float32, (N, ACT_DIM), finite=True))
+
+
+@SETTINGS
+@given(ob=arrays(np.float32, (N, OB_DIM)), update=st.booleans())
+def fuzz_observe(ob, update):
     check(lambda: ENV.observe(ob, update), meets_contract(ob, np.float32, (N, OB_DIM), writeable=True))
-    check(lambda: ENV.getFinalObservation(out), meets_contract(out, np.float32, (N, OB_DIM), writeable=True))
 
 
 @SETTINGS
@@ -218,8 +229,8 @@ def fuzz_cfg(cfg):
         env.reset()
         env.observe(np.zeros((n, env.getObDim()), np.float32), True)
         if substeps_are_few(cfg):
-            env.step(np.zeros((n, env.getActionDim()), np.float32), np.zeros(n, np.float32), np.zeros(n, bool),
-                     np.zeros(n, bool))
+            env.setStepBuffers(**step_buffers(env))
+            env.step(np.zeros((n, env.getActionDim()), np.float32))
     finally:
         env.close()
 

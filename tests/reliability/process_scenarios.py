@@ -14,7 +14,7 @@ import sys
 import time
 
 import numpy as np
-from conftest import anymal_cfg
+from conftest import anymal_cfg, step_buffers
 
 from raisimGymTorch.env.make import RESOURCE_DIR, import_env_module
 
@@ -29,13 +29,12 @@ def build(num_envs: int = 8, num_threads: int = 2):
 def step(env, steps: int = 20) -> float:
     """Steps `env` with zero actions; returns the summed reward, finite if the steps worked."""
     n = env.getNumOfEnvs()
-    ob = np.zeros((n, env.getObDim()), np.float32)
-    reward, done, truncated = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
+    buffers = step_buffers(env)
+    env.setStepBuffers(**buffers)
     total = 0.0
     for _ in range(steps):
-        env.observe(ob, False)
-        env.step(np.zeros((n, env.getActionDim()), np.float32), reward, done, truncated)
-        total += float(reward.sum())
+        env.step(np.zeros((n, env.getActionDim()), np.float32), True, False)
+        total += float(buffers["reward"].sum())
     return total
 
 

@@ -6,7 +6,7 @@ import pytest
 from reliability_helpers import RELIABILITY_DIR, describe_exit, run_python
 
 pytest.importorskip("hypothesis", reason="pip install hypothesis")
-TARGETS = ["fuzz_step", "fuzz_observe", "fuzz_set_state", "fuzz_set_statistics", "fuzz_cfg"]
+TARGETS = ["fuzz_step_buffers", "fuzz_step", "fuzz_observe", "fuzz_set_state", "fuzz_set_statistics", "fuzz_cfg"]
 
 
 @pytest.mark.parametrize("target", TARGETS)

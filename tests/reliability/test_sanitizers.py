@@ -115,7 +115,7 @@ EXERCISE = r"""
 import os, sys, tempfile, threading, time
 import numpy as np
 from pathlib import Path
-from conftest import anymal_cfg, random_actions
+from conftest import anymal_cfg, random_actions, step_buffers
 from raisimGymTorch.env.make import RESOURCE_DIR, load_cfg, make_vec_env
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
 from raisimGymTorch.env.bin import rsg_anymal, rsg_urdf_probe
@@ -140,6 +140,8 @@ for action in random_actions(4, env.num_acts, 120, seed=2, scale=1.5):
     reward, done = env.step(action)
     env.final_observation(); env.reward_terms(); env.get_reward_info()
     assert np.isfinite(reward).all()
+    step = env.transition(action)  # the one-call step: every buffer written by the pool's threads
+    assert np.isfinite(step.observation).all() and np.isfinite(step.reward).all()
 qpos, qvel = env.wrapper.getState(1)
 env.wrapper.setState(1, qpos, qvel)
 env.set_statistics(*env.get_statistics())
@@ -220,10 +222,10 @@ for e in envs: e.close()
 for _ in range(5):
     impl = rsg_anymal.RaisimGymEnv(str(RESOURCE_DIR), anymal_cfg(num_envs=8, num_threads=1)["environment"])
     zero = np.zeros((8, impl.getActionDim()), np.float32)
-    buffers = np.zeros(8, np.float32), np.zeros(8, bool), np.zeros(8, bool)
+    impl.setStepBuffers(**step_buffers(impl))
     def stepper():
         try:
-            while True: impl.step(zero, *buffers)
+            while True: impl.step(zero)
         except RuntimeError as error:
             assert "closed" in str(error)
     threads = [threading.Thread(target=stepper) for _ in range(2)]

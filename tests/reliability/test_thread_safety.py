@@ -10,7 +10,7 @@ import inspect
 
 import numpy as np
 import pytest
-from conftest import anymal_cfg
+from conftest import anymal_cfg, step_buffers
 from reliability_helpers import RELIABILITY_DIR, describe_exit, run_python
 
 from raisimGymTorch.env.make import RESOURCE_DIR, import_env_module
@@ -24,17 +24,15 @@ def test_threaded_scenario(scenario):
 
 
 # Arguments for every method of the compiled class; a method added later without a row here fails the test.
-def closed_call_arguments(n, ob_dim, act_dim, nq, nv, terms):
+def closed_call_arguments(n, ob_dim, act_dim, nq, nv, buffers):
     f32 = np.float32
     return {
-        "reset": (), "observe": (np.zeros((n, ob_dim), f32), False),
-        "step": (np.zeros((n, act_dim), f32), np.zeros(n, f32), np.zeros(n, bool), np.zeros(n, bool)),
-        "getFinalObservation": (np.zeros((n, ob_dim), f32),), "setSeed": (1,), "setNormalization": (True, 5.0),
+        "reset": (), "observe": (np.zeros((n, ob_dim), f32), False), "setStepBuffers": tuple(buffers.values()),
+        "step": (np.zeros((n, act_dim), f32),), "setSeed": (1,), "setNormalization": (True, 5.0),
         "getObStatistics": (np.zeros(ob_dim), np.zeros(ob_dim)),
         "setObStatistics": (np.zeros(ob_dim), np.ones(ob_dim), 1.0), "getActionBounds": (),
-        "getRewardNames": (), "getRewardTerms": (np.zeros((n, terms), f32),), "getRewardInfo": (), "getState": (0,),
-        "getMetricNames": (), "getMetrics": (np.zeros((n, 0), f32),),
-        "setState": (0, np.zeros(nq), np.zeros(nv)), "getModelFile": (), "getModelBinary": (), "curriculumUpdate": (),
+        "getRewardNames": (), "getRewardInfo": (), "getState": (0,), "getMetricNames": (),
+        "setState": (0, np.zeros(nq), np.zeros(nv)), "getModelFile": (), "getModelBinary": (), "curriculumUpdate": (3,),
         "randomizeEpisodeProgress": (1,), "getObDim": (),
         "getActionDim": (), "getNumOfEnvs": (), "getNumThreads": (), "getDivergedResets": (),
         "getMaxEpisodeSteps": (), "canFail": (), "getControlTimeStep": (), "getSimulationTimeStep": (),
@@ -45,8 +43,7 @@ def test_every_method_of_a_closed_env_raises_naming_closed():
     module = import_env_module("rsg_anymal")
     env = module.RaisimGymEnv(str(RESOURCE_DIR), anymal_cfg(num_envs=2, num_threads=1)["environment"])
     qpos, qvel = env.getState(0)
-    arguments = closed_call_arguments(2, env.getObDim(), env.getActionDim(), len(qpos), len(qvel),
-                                      len(env.getRewardNames()))
+    arguments = closed_call_arguments(2, env.getObDim(), env.getActionDim(), len(qpos), len(qvel), step_buffers(env))
     env.close()
     env.close()  # twice is harmless
     assert env.closed
@@ -63,6 +60,7 @@ def test_every_method_of_a_closed_vec_env_raises_naming_closed(make_anymal, tmp_
     env.close()
     calls = {
         "reset": lambda: env.reset(), "observe": lambda: env.observe(), "step": lambda: env.step(action),
+        "transition": lambda: env.transition(action), "metrics": lambda: env.metrics(),
         "seed": lambda: env.seed(3), "final_observation": lambda: env.final_observation(),
         "num_acts": lambda: env.num_acts, "diverged_resets": lambda: env.diverged_resets,
         "reward_terms": lambda: env.reward_terms(), "get_reward_info": lambda: env.get_reward_info(),

@@ -9,7 +9,7 @@ import sys
 import threading
 
 import numpy as np
-from conftest import anymal_cfg, random_actions
+from conftest import anymal_cfg, random_actions, step_buffers
 
 from raisimGymTorch.env.make import RESOURCE_DIR, import_env_module
 
@@ -28,21 +28,26 @@ def build(num_envs=8, num_threads=1, seed=0, **environment):
     return env
 
 
+def with_buffers(env) -> dict[str, np.ndarray]:
+    """Registers fresh step buffers with `env` and returns them."""
+    buffers = step_buffers(env)
+    env.setStepBuffers(**buffers)
+    return buffers
+
+
 def rollout(env, actions, start: threading.Barrier | None = None) -> dict[str, np.ndarray]:
     """Steps `env` through `actions` with buffers of its own; returns everything it produced."""
-    n, ob_dim = env.getNumOfEnvs(), env.getObDim()
-    ob = np.zeros((n, ob_dim), np.float32)
-    reward, done, truncated = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
+    ob_dim = env.getObDim()
+    buffers = with_buffers(env)
     record = {"ob": [], "reward": [], "done": [], "truncated": []}
     if start is not None:
         start.wait()
+    env.observe(buffers["observation"], True)
     for action in actions:
-        env.observe(ob, True)
-        record["ob"].append(ob.copy())
-        env.step(action, reward, done, truncated)
-        record["reward"].append(reward.copy())
-        record["done"].append(done.copy())
-        record["truncated"].append(truncated.copy())
+        record["ob"].append(buffers["observation"].copy())
+        env.step(action)
+        for key in ("reward", "done", "truncated"):
+            record[key].append(buffers[key].copy())
     result = {key: np.stack(value) for key, value in record.items()}
     mean, var = np.zeros(ob_dim), np.zeros(ob_dim)
     result["count"] = np.array(env.getObStatistics(mean, var))
@@ -87,16 +92,14 @@ def one_env_from_two_threads():
     errors = []
     start = threading.Barrier(3)
 
+    with_buffers(shared)
+    with_buffers(reference)
+
     def stepper():
-        reward, done, truncated = np.zeros(4, np.float32), np.zeros(4, bool), np.zeros(4, bool)
-        ob = np.zeros((4, OB_DIM), np.float32)
-        terms = np.zeros((4, len(shared.getRewardNames())), np.float32)
         try:
             start.wait()
             for _ in range(steps):
-                shared.step(zero, reward, done, truncated)
-                shared.observe(ob, True)
-                shared.getRewardTerms(terms)
+                shared.step(zero)  # steps, observes and folds the observations into the statistics
                 shared.getRewardInfo()
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
@@ -119,9 +122,8 @@ def one_env_from_two_threads():
     for thread in threads:
         thread.join()
     assert not errors, errors
-    reward, done, truncated = np.zeros(4, np.float32), np.zeros(4, bool), np.zeros(4, bool)
     for _ in range(2 * steps):
-        reference.step(zero, reward, done, truncated)
+        reference.step(zero, False, False)
     for i in range(4):
         for got, want in zip(shared.getState(i), reference.getState(i)):
             assert np.array_equal(got, want), "2 x 100 steps from two threads differ from 200 steps in one"
@@ -139,12 +141,13 @@ def close_while_other_threads_step():
         zero = np.zeros((32, ACT_DIM), np.float32)
         started = threading.Barrier(3)
 
+        with_buffers(env)
+
         def stepper():
-            buffers = np.zeros(32, np.float32), np.zeros(32, bool), np.zeros(32, bool)
             started.wait()
             try:
                 while True:
-                    env.step(zero, *buffers)
+                    env.step(zero)
             except RuntimeError as error:
                 outcomes.append(str(error))
 

@@ -23,6 +23,7 @@
 #include "actuation/ActuationFromConfig.hpp"
 #include "locomotion/FootAirTime.hpp"
 #include "locomotion/ObservationNoise.hpp"
+#include "locomotion/PenaltyCurriculum.hpp"
 #include "locomotion/PhysicsRandomization.hpp"
 #include "locomotion/Push.hpp"
 #include "locomotion/VelocityCommand.hpp"
@@ -81,6 +82,10 @@ class ENVIRONMENT : public RaisimGymEnv {
 
     rewards_.initialize(cfg["reward"], {"trackingLinVel", "trackingYawRate", "linVelZ", "angVelXY", "orientation",
                                         "torques", "jointAcc", "actionRate", "collision", "feetAirTime"});
+    if (cfg.has("penalty_curriculum")) {
+      penaltyCurriculum_.emplace(cfg["penalty_curriculum"]);
+      if (!isEvaluation()) rewards_.setPenaltyScale(penaltyCurriculum_->scale(0));
+    }
 
     // Shown by the trainer beside the reward: how well commands are followed, and how far up the terrain the envs are.
     std::vector<std::string> metrics{"linVelError", "yawRateError"};
@@ -218,6 +223,11 @@ class ENVIRONMENT : public RaisimGymEnv {
     noise_.apply(ob, randomGenerator_);
   }
 
+  // The trainer's iteration count drives the penalty curriculum; evaluation envs keep the penalties whole.
+  void curriculumUpdate(long long iteration) final {
+    if (penaltyCurriculum_ && iteration >= 0 && !isEvaluation()) rewards_.setPenaltyScale(penaltyCurriculum_->scale(iteration));
+  }
+
   bool isTerminalState(float& terminalReward) final {
     fell_ = baseContact_;
     terminalReward = fell_ ? terminalReward_ : 0.f;
@@ -228,6 +238,7 @@ class ENVIRONMENT : public RaisimGymEnv {
   const Eigen::Vector3d& command() const { return commands_.value(); }
   int terrainLevel() const { return curriculum_ ? curriculum_->level() : -1; }
   const PhysicsRandomization::Draw& physicsDraw() const { return physics_->current(); }
+  double penaltyScale() const { return rewards_.penaltyScale(); }
 
  private:
   // In the order the constructor declares them to rewards_.
@@ -311,6 +322,7 @@ class ENVIRONMENT : public RaisimGymEnv {
   std::optional<HeightScan> heightScan_;
   std::optional<TerrainCurriculum> curriculum_;
   std::optional<PhysicsRandomization> physics_;
+  std::optional<PenaltyCurriculum> penaltyCurriculum_;
   Push push_;
   ObservationNoise noise_;
   FootAirTime<kLegs> airTime_{0.5};
