@@ -138,13 +138,15 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 
         cfg_path = ENVS_DIR / spec["env"] / "cfg.yaml"
+        # "normalize": the env's work in training (normalized observations, statistics updated every step).
+        normalize = bool(spec.get("normalize", False))
         env = make_vec_env(spec["env"], load_cfg(cfg_path), str(cfg_path), num_envs=n, num_threads=spec["threads"],
-                           seed=1, normalize_ob=False)
+                           seed=1, normalize_ob=normalize)
         rss_after = _rss_kib()
         actions = _actions(n, env.num_acts, np.float32)
 
         def one(t: int) -> None:
-            env.transition(actions[t % ACTION_BANK], update_statistics=False)
+            env.transition(actions[t % ACTION_BANK], update_statistics=normalize)
     elif kind == "envpool":
         import envpool
 
@@ -459,8 +461,13 @@ def train_child(iterations: int, num_envs: int | None, quick: bool) -> dict[str,
 
 def bench_train(args: argparse.Namespace, command: str) -> None:
     info = {**common.machine_info(), **versions()}
-    rows, all_records = [], []
+    rows, all_records, env_only = [], [], []
+    # The env's own speed at the trainer's size and threads (cfg num_threads), with its training work: random
+    # actions, normalized observations, statistics updated. Measured in each repetition, before the training run.
+    env_spec = {"kind": "ours", "env": "rsg_anymal", "num_envs": args.train_envs or 100, "threads": None,
+                "normalize": True, "steps": 50 if args.quick else 1200}
     for repeat in range(args.repeats):
+        env_only.append(run_child(env_spec)["steps_per_second"])
         result = run_child({"kind": "train", "iterations": args.train_iterations, "num_envs": args.train_envs,
                             "quick": args.quick})
         records = result["records"]
@@ -474,17 +481,23 @@ def bench_train(args: argparse.Namespace, command: str) -> None:
     timed = [r[1:] or r for r in all_records]
     samples = [sum(s for s, _, _ in r) / sum(a + b for _, a, b in r) for r in timed]
     rollout_share = [sum(a for _, a, _ in r) / sum(a + b for _, a, b in r) for r in timed]
+    kept = [s / e for s, e in zip(samples, env_only)]
     body = [
         "The default rsg_anymal cfg (100 envs, 400 steps per iteration = 40,000 samples) trained by "
         "raisimGymTorch.runner.trainer.train (the code behind runner.py) with the trainer's default threads; the "
         "rollout and update seconds are the ones the trainer logs per iteration. One sample = one control step of "
-        "one env (4 MuJoCo steps). The summary leaves out each run's first iteration. Fresh process per run.",
+        "one env (4 MuJoCo steps). The summary leaves out each run's first iteration. Fresh process per run. Before "
+        "each training run, the env alone: the same envs and threads stepped by transition() with random actions, "
+        "normalizing and updating the statistics as in training; the ratio of the two is what the trainer keeps "
+        "of the env's speed.",
         "",
         common.markdown_table(["run", "iteration", "samples", "rollout s", "update s", "samples/s",
                                "rollout-only samples/s", "rollout share"], rows),
         "",
         common.markdown_table(["summary over runs (iterations 2+)", "median", "min – max", "target"],
                               [["samples/s (rollout + update)", *span(samples), ">= 15,000"],
+                               ["the env alone: transition samples/s, same envs and threads", *span(env_only), "-"],
+                               ["training ÷ the env alone (within each repetition)", *span(kept, 2), ">= 0.85"],
                                ["rollout share of the time", *span([100 * s for s in rollout_share], 0), "-"]]),
     ]
     write("train_rsg_anymal", "End to end: rsg_anymal training throughput", command, body, info, args.quick)

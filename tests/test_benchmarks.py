@@ -43,7 +43,8 @@ class Table:
 def throughput_tables() -> list[Table]:
     return [
         Table("run", ["engine loop (C++, no Python, no batch)", "engine loop, 2 processes at once (2 + 2 envs)",
-                      "vectorized: RaisimGymVecEnv step + observe", "vectorized: RaisimGymVecEnv step + observe",
+                      "vectorized: RaisimGymVecEnv transition (step + observe)",
+                      "vectorized: RaisimGymVecEnv transition (step + observe)",
                       "vectorized, OMP_WAIT_POLICY=passive"],
               ("control steps/s (median)", "physics steps/s", "steps per CPU-second (median)")),
         Table("ratio (wall clock)", ["vectorized 1 thread / ceiling", "vectorized 2 threads / (2 x ceiling)",
@@ -72,7 +73,8 @@ EXPECTED: dict[str, list[Table]] = {
         Table("ratio (within each repetition)", ["rsg_anymal / gym sync"], ("envs", "median")),
     ],
     "overhead_quick.md": [
-        Table("run", ["rsg_anymal, 1 env, num_threads 1: step + observe", "rsg_ant, 1 env, num_threads 1: step + observe",
+        Table("run", ["rsg_anymal, 1 env, num_threads 1: transition (step + observe)",
+                      "rsg_ant, 1 env, num_threads 1: transition (step + observe)",
                       *(["EnvPool Ant-v5, 1 env, num_threads 1: step (returns the observation)"] * HAVE_ENVPOOL)],
               ("us per call (median)", "engine loop us per step (median)"),
               finite=("overhead us per call (median)",)),
@@ -87,7 +89,10 @@ EXPECTED: dict[str, list[Table]] = {
     ],
     "train_rsg_anymal_quick.md": [
         Table("run", ["1"], ("samples", "samples/s", "rollout-only samples/s", "rollout share")),
-        Table("summary over runs (iterations 2+)", ["samples/s (rollout + update)", "rollout share of the time"],
+        Table("summary over runs (iterations 2+)", ["samples/s (rollout + update)",
+                                                    "the env alone: transition samples/s, same envs and threads",
+                                                    "training ÷ the env alone (within each repetition)",
+                                                    "rollout share of the time"],
               ("median",)),
     ],
     "soak_quick.md": [
