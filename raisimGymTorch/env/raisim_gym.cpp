@@ -277,9 +277,9 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             const int n = env.getNumOfEnvs();
             const float* actionData = checkedBuffer<float>(action, "action", {n, env.getActionDim()}, false);
             requireFinite(actionData, n, env.getActionDim(), "action");
-            auto& buffers = self.stepBuffers();
+            // The buffers are looked up under the lock: a setStepBuffers from another thread waits for this step.
             return withoutGil(self, [&] {
-              return env.step(EigenConstRowMajorMatMap(actionData, n, env.getActionDim()), buffers, observe,
+              return env.step(EigenConstRowMajorMatMap(actionData, n, env.getActionDim()), self.stepBuffers(), observe,
                               updateStatistics);
             });
           },

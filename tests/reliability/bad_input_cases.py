@@ -213,6 +213,18 @@ def observe_update_flag_text():
 case("observe: update_statistics a string", TypeError, "incompatible function arguments")(observe_update_flag_text)
 
 
+def step_without_buffers():
+    module = import_env_module("rsg_anymal").RaisimGymEnv(str(RESOURCE_DIR), anymal_cfg(num_envs=N)["environment"])
+    try:
+        module.step(np.zeros((N, module.getActionDim()), np.float32))
+    finally:
+        module.close()
+
+
+case("step: before setStepBuffers", RuntimeError, r"setStepBuffers\(\.\.\.\) must be called once before step\(\)")(
+    step_without_buffers)
+
+
 def step_with(action):
     with anymal() as env:
         env.wrapper.step(action(env))
