@@ -46,7 +46,6 @@ class Reward {
 
   // Scales every term with a negative coefficient (a penalty curriculum); 1 unless set.
   void setPenaltyScale(double scale) { penaltyScale_ = scale; }
-  double penaltyScale() const { return penaltyScale_; }
 
   // Sum of this step's weighted terms.
   float sum() const {

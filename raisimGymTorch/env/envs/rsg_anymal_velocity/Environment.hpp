@@ -238,7 +238,6 @@ class ENVIRONMENT : public RaisimGymEnv {
   const Eigen::Vector3d& command() const { return commands_.value(); }
   int terrainLevel() const { return curriculum_ ? curriculum_->level() : -1; }
   const PhysicsRandomization::Draw& physicsDraw() const { return physics_->current(); }
-  double penaltyScale() const { return rewards_.penaltyScale(); }
 
  private:
   // In the order the constructor declares them to rewards_.
