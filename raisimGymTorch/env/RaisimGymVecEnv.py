@@ -72,7 +72,6 @@ class RaisimGymVecEnv:
         self._metrics = np.zeros((n, len(self._metric_names)), dtype=np.float32)
         impl.setStepBuffers(self._observation, self._reward, self._done, self._terminated, self._truncated,
                             self._final_observation, self._reward_terms, self._metrics)
-        self._diverged_resets = 0
         self.seed(seed)
         # The module's constructor already started episodes from seed 0; start them again from `seed`.
         self.reset()
@@ -159,10 +158,9 @@ class RaisimGymVecEnv:
     def _warn_if_diverged(self, diverged: int) -> None:
         if diverged == 0:
             return
-        self._diverged_resets += diverged
         warnings.warn(
             f"{diverged} environment(s) diverged (non-finite state or a speed beyond divergence_speed) and were "
-            f"reset; {self._diverged_resets} so far",
+            f"reset; {self.diverged_resets} so far",
             RuntimeWarning,
             stacklevel=3,
         )
