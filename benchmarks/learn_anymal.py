@@ -156,10 +156,10 @@ class TrainingLog:
         self._stop.set()
 
 
-def benchmark_cfg(source: Path, eval_every: int) -> str:
-    """The cfg's text with the checkpoint spacing set and videos off."""
+def benchmark_cfg(source: Path, eval_every: int, **environment: object) -> str:
+    """The cfg's text with the checkpoint spacing set, videos off and `environment` keys set."""
     cfg = load_cfg(source)
-    cfg["environment"]["eval_every_n"] = eval_every
+    cfg["environment"].update(eval_every_n=eval_every, **environment)
     cfg["record_video"] = False
     stream = io.StringIO()
     YAML(typ="safe", pure=True).dump(cfg, stream)

@@ -15,9 +15,10 @@ commands drawn and resampled as in training, pushes off. Per checkpoint it repor
 The last checkpoint is also pushed (1 m/s sideways every 5 s), put on friction 0.3 and loaded with +10 kg, each alone.
 
 Writes benchmarks/results/learn_anymal_velocity[_flat].md, docs/learning_curve_anymal_velocity[_flat].png and a
-frame strip docs/anymal_velocity[_flat]_strip.png.
+frame strip docs/anymal_velocity[_flat]_strip.png (with ``_privileged`` after the task's name for
+``--privileged-critic``, which trains with ``privileged_critic: true``).
 
-    python benchmarks/learn_anymal_velocity.py [--cfg flat|rough] [--minutes 40] [--samples 20e6]
+    python benchmarks/learn_anymal_velocity.py [--cfg flat|rough] [--minutes 40] [--samples 20e6] [--privileged-critic]
     python benchmarks/learn_anymal_velocity.py --evaluate-run RUN_DIR   # evaluation only, of an earlier run
 """
 from __future__ import annotations
@@ -187,12 +188,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-root", default="/tmp/learn_anymal_velocity", help="parent of the trainer's run folder")
     parser.add_argument("--evaluate-run", default=None, metavar="RUN_DIR", help="only evaluate an earlier run's checkpoints")
     parser.add_argument("--quiet", action="store_true", help="print only every 10th iteration line")
+    parser.add_argument("--privileged-critic", action="store_true",
+                        help="train with environment.privileged_critic: true (results in *_privileged files)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    suffix = "_flat" if args.cfg == "flat" else ""
+    suffix = ("_flat" if args.cfg == "flat" else "") + ("_privileged" if args.privileged_critic else "")
     markdown = ROOT / "benchmarks" / "results" / f"learn_anymal_velocity{suffix}.md"
     curve_path = ROOT / "docs" / f"learning_curve_anymal_velocity{suffix}.png"
     speeds = engine_speeds()
@@ -206,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         run_root = Path(args.run_root)
         run_root.mkdir(parents=True, exist_ok=True)
         cfg_path = run_root / "cfg.yaml"
-        cfg_path.write_text(benchmark_cfg(CFGS[args.cfg], args.eval_every))
+        overrides = {"privileged_critic": True} if args.privileged_critic else {}
+        cfg_path.write_text(benchmark_cfg(CFGS[args.cfg], args.eval_every, **overrides))
         log = TrainingLog(echo=not args.quiet)
         timer = threading.Timer(args.minutes * 60.0, lambda: os.kill(os.getpid(), signal.SIGINT))
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -252,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                        "episodes per point", curve_path)
 
     command = "python benchmarks/learn_anymal_velocity.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    lines = [f"# Learning: {ENV_NAME} with {CFGS[args.cfg].name}", "", f"`{command}`", "",
+    critic = " and a privileged critic" if args.privileged_critic else ""
+    lines = [f"# Learning: {ENV_NAME} with {CFGS[args.cfg].name}{critic}", "", f"`{command}`", "",
              f"Machine: {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}, Python "
              f"{platform.python_version()}. 1-minute load average during training {load}; this process used "
              f"{cpu_seconds / 60 / max(wall_minutes, 1e-9):.2f} cores on average. Machine speed before training "

@@ -1,7 +1,8 @@
 // The contract every environment fills in. An environment is `raisim::ENVIRONMENT` in the
 // Environment.hpp of its folder, with the constructor
 //   ENVIRONMENT(const std::string& resourceDir, const Config& cfg, bool visualizable)
-// that builds its world_ and sets obDim_ and actionDim_.
+// that builds its world_ and sets obDim_ and actionDim_ (and privilegedObDim_ if its critic sees more than the
+// actor: see observePrivileged).
 #pragma once
 
 #include <Eigen/Core>
@@ -86,6 +87,10 @@ class RaisimGymEnv {
   virtual void reset() = 0;
   // Writes the observation (obDim_ values) of the current state into `ob`.
   virtual void observe(Eigen::Ref<EigenVec> ob) = 0;
+  // Writes what only the critic sees (privilegedObDim_ values, e.g. noise-free velocities, friction) into `ob`.
+  // Called right after observe(), so it may reuse what observe() computed. The critic's input is the
+  // observation followed by these values; the policy never sees them, so a deployed policy does not need them.
+  virtual void observePrivileged(Eigen::Ref<EigenVec> ob) { static_cast<void>(ob); }
   // Applies `action` (actionDim_ values) for control_dt_ seconds and returns the reward.
   virtual float step(const Eigen::Ref<EigenVec>& action) = 0;
   // Whether the episode has failed; sets `terminalReward` (added to the step's reward) if so.
@@ -110,6 +115,7 @@ class RaisimGymEnv {
   virtual bool isStable() const { return world_ == nullptr || world_->isStable(divergenceSpeed_); }
 
   int getObDim() const { return obDim_; }
+  int getPrivilegedObDim() const { return privilegedObDim_; }
   int getActionDim() const { return actionDim_; }
   double getSimulationTimeStep() const { return simulation_dt_; }
   double getControlTimeStep() const { return control_dt_; }
@@ -135,6 +141,7 @@ class RaisimGymEnv {
   double control_dt_ = 0.01;
   double divergenceSpeed_ = kDefaultDivergenceSpeed;
   int obDim_ = 0;
+  int privilegedObDim_ = 0;
   int actionDim_ = 0;
   int envIndex_ = 0;
   int batchSize_ = 1;

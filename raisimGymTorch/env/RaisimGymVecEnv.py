@@ -30,6 +30,11 @@ class Transition:
     final_observation: np.ndarray
     """(num_envs, num_obs) float32: the last observation of each episode that ended (normalized like
     `observation`); rows of envs that did not end are stale."""
+    critic_observation: np.ndarray
+    """(num_envs, num_critic_obs) float32: what the critic sees, `observation` followed by the env's critic-only
+    values (the same memory as `observation` when it declares none)."""
+    final_critic_observation: np.ndarray
+    """(num_envs, num_critic_obs) float32: `final_observation` followed by the critic-only values."""
     reward_terms: np.ndarray
     """(num_envs, len(reward_names)) float32: this step's weighted reward terms."""
     metrics: np.ndarray
@@ -43,6 +48,10 @@ class RaisimGymVecEnv:
 
     Observations, rewards and done flags live in preallocated float32/bool arrays that the compiled
     module fills in place; one call steps every environment.
+
+    An env may give its critic more than its policy (``privilegedObDim_`` in C++): each observation row is then
+    the policy's ``num_obs`` values followed by the critic-only ones, ``num_critic_obs`` in all. Observations
+    (``observe``, ``Transition.observation``) are the policy's part; the ``critic_`` fields are whole rows.
 
     Args:
         impl: A compiled environment, e.g. ``rsg_anymal.RaisimGymEnv(resource_dir, cfg)``.
@@ -59,9 +68,12 @@ class RaisimGymVecEnv:
         self.normalize_ob = bool(normalize_ob)
         self.clip_obs = float(clip_obs)
         impl.setNormalization(self.normalize_ob, self.clip_obs)
-        n, num_obs, num_acts = impl.getNumOfEnvs(), impl.getObDim(), impl.getActionDim()
-        self._observation = np.zeros((n, num_obs), dtype=np.float32)
-        self._final_observation = np.zeros((n, num_obs), dtype=np.float32)
+        n, num_obs, width = impl.getNumOfEnvs(), impl.getObDim(), impl.getCriticObDim()
+        self._critic_observation = np.zeros((n, width), dtype=np.float32)
+        self._final_critic_observation = np.zeros((n, width), dtype=np.float32)
+        # The policy's part of each row: views, so one C++ write fills both.
+        self._observation = self._critic_observation[:, :num_obs]
+        self._final_observation = self._final_critic_observation[:, :num_obs]
         self._reward = np.zeros(n, dtype=np.float32)
         self._done = np.zeros(n, dtype=bool)
         self._terminated = np.zeros(n, dtype=bool)
@@ -70,8 +82,8 @@ class RaisimGymVecEnv:
         self._reward_terms = np.zeros((n, len(self._reward_names)), dtype=np.float32)
         self._metric_names: list[str] = list(impl.getMetricNames())
         self._metrics = np.zeros((n, len(self._metric_names)), dtype=np.float32)
-        impl.setStepBuffers(self._observation, self._reward, self._done, self._terminated, self._truncated,
-                            self._final_observation, self._reward_terms, self._metrics)
+        impl.setStepBuffers(self._critic_observation, self._reward, self._done, self._terminated, self._truncated,
+                            self._final_critic_observation, self._reward_terms, self._metrics)
         self.seed(seed)
         # The module's constructor already started episodes from seed 0; start them again from `seed`.
         self.reset()
@@ -82,7 +94,13 @@ class RaisimGymVecEnv:
 
     @property
     def num_obs(self) -> int:
+        """The policy's observation size."""
         return self._observation.shape[1]
+
+    @property
+    def num_critic_obs(self) -> int:
+        """The critic's: `num_obs` plus the env's critic-only values."""
+        return self._critic_observation.shape[1]
 
     @property
     def num_acts(self) -> int:
@@ -111,13 +129,19 @@ class RaisimGymVecEnv:
     def observe(self, update_statistics: bool = True) -> np.ndarray:
         """Observations of all environments, normalized if enabled.
 
-        Returns the internal buffer (no copy): it is overwritten by the next observe().
+        Returns the internal buffer (no copy): it is overwritten by the next observe(). `critic_observation()`
+        holds the same observations with the critic-only values after them.
 
         Args:
             update_statistics: Fold these observations into the normalization statistics first.
         """
-        self.wrapper.observe(self._observation, update_statistics)
+        self.wrapper.observe(self._critic_observation, update_statistics)
         return self._observation
+
+    def critic_observation(self) -> np.ndarray:
+        """The last observations (of observe() or a step) followed by the critic-only values, (num_envs,
+        num_critic_obs); the internal buffer."""
+        return self._open(self._critic_observation)
 
     def transition(self, action: np.ndarray, update_statistics: bool = True) -> Transition:
         """Steps every environment, resets those whose episode ends, and observes: one call into C++.
@@ -136,7 +160,8 @@ class RaisimGymVecEnv:
         diverged = self.wrapper.step(action, True, update_statistics)
         self._warn_if_diverged(diverged)
         return Transition(self._observation, self._reward, self._done, self._terminated, self._truncated,
-                          self._final_observation, self._reward_terms, self._metrics, diverged)
+                          self._final_observation, self._critic_observation, self._final_critic_observation,
+                          self._reward_terms, self._metrics, diverged)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The original API: steps every environment; those whose episode ends are reset at once. Observe with
@@ -215,10 +240,11 @@ class RaisimGymVecEnv:
         """Observation normalization statistics: (mean, population variance, count).
 
         Returns:
-            float64 copies of mean and var [num_obs], exactly as C++ keeps them, and the sample count.
+            float64 copies of mean and var [num_critic_obs] (the policy's observation first), exactly as C++ keeps
+            them, and the sample count.
         """
-        mean = np.zeros(self.num_obs, dtype=np.float64)
-        var = np.zeros(self.num_obs, dtype=np.float64)
+        mean = np.zeros(self.num_critic_obs, dtype=np.float64)
+        var = np.zeros(self.num_critic_obs, dtype=np.float64)
         count = self.wrapper.getObStatistics(mean, var)
         return mean, var, float(count)
 
@@ -226,8 +252,8 @@ class RaisimGymVecEnv:
         """Replaces the observation normalization statistics.
 
         Args:
-            mean: [num_obs] means; any real dtype, kept as float64 (float32 from old checkpoints works too).
-            var: [num_obs] population variances, non-negative.
+            mean: [num_critic_obs] means; any real dtype, kept as float64 (float32 from old checkpoints works too).
+            var: [num_critic_obs] population variances, non-negative.
             count: Samples the statistics describe, finite and non-negative.
 
         Raises:

@@ -2,6 +2,10 @@
 // observation kept, time limits reported apart from failures, diverged simulations reset and counted,
 // and observation normalization statistics.
 //
+// An observation row holds the actor's observation (obDim values) and, after it, what only the critic sees
+// (privilegedObDim values, none unless the env declares some): the critic reads the whole row, the actor its
+// head. Statistics, normalization and final observations cover the whole row.
+//
 // Callers hand in buffers they own; each row is written in place by the thread that steps that
 // environment. The core assumes validated input: the binding checks shapes, dtypes and values.
 #pragma once
@@ -62,10 +66,12 @@ class VectorizedEnvironment {
       if (i == 0) requireAddressSpaceFor(environments_[0]->getWorld());
     }
     obDim_ = environments_[0]->getObDim();
+    privilegedObDim_ = environments_[0]->getPrivilegedObDim();
     actionDim_ = environments_[0]->getActionDim();
-    if (obDim_ <= 0 || actionDim_ <= 0)
-      throw std::logic_error("the environment must set obDim_ and actionDim_ in its constructor (got " +
-                             std::to_string(obDim_) + " and " + std::to_string(actionDim_) + ")");
+    if (obDim_ <= 0 || actionDim_ <= 0 || privilegedObDim_ < 0)
+      throw std::logic_error("the environment must set obDim_ and actionDim_ (and privilegedObDim_ >= 0) in its "
+                             "constructor (got " + std::to_string(obDim_) + ", " + std::to_string(actionDim_) +
+                             " and " + std::to_string(privilegedObDim_) + ")");
 
     const double maxTime = cfg_.get<double>("max_time", std::numeric_limits<double>::infinity());
     if (!(maxTime > 0))
@@ -79,7 +85,7 @@ class VectorizedEnvironment {
 
     actionScratch_ = EigenRowMajorMat::Zero(numEnvs_, actionDim_);
     episodeSteps_.assign(numEnvs_, 0);
-    statistics_ = ObservationStatistics(obDim_);
+    statistics_ = ObservationStatistics(getCriticObDim());
 
     setSeed(0);
     reset();
@@ -97,7 +103,7 @@ class VectorizedEnvironment {
 
   // Caller-owned buffers that one step fills, one row per environment.
   struct StepBuffers {
-    EigenRowMajorMatMap observation;       // after the step, and after the reset of an ended episode
+    EigenRowMajorMatMap observation;       // after the step, and after the reset of an ended episode (whole rows)
     Eigen::Map<EigenVec> reward;
     Eigen::Map<EigenBoolVec> done;         // the episode ended, for any reason
     Eigen::Map<EigenBoolVec> terminated;   // ... by failure or diverged physics: nothing after it to bootstrap
@@ -107,10 +113,10 @@ class VectorizedEnvironment {
     EigenRowMajorMatMap metrics;           // this step's metrics
   };
 
-  // Writes every observation into `ob` (numEnvs x obDim); optionally folds them into the running
-  // statistics first; then normalizes and clips in place if normalization is on.
+  // Writes every observation row into `ob` (numEnvs x getCriticObDim()); optionally folds them into the
+  // running statistics first; then normalizes and clips in place if normalization is on.
   void observe(EigenRowMajorMatMap ob, bool updateStatistics) {
-    runInParallel([&](int i) { environments_[i]->observe(ob.row(i).transpose()); });
+    runInParallel([&](int i) { observeRow(*environments_[i], ob.row(i)); });
     finishObservations(ob, updateStatistics);
   }
 
@@ -157,7 +163,7 @@ class VectorizedEnvironment {
         env.reset();
         episodeSteps_[i] = 0;
       }
-      if (observe) env.observe(out.observation.row(i).transpose());
+      if (observe) observeRow(env, out.observation.row(i));
     });
     divergedResets_ += diverged.load();
     if (observe) finishObservations(out.observation, updateStatistics);
@@ -205,6 +211,9 @@ class VectorizedEnvironment {
   ChildEnvironment& environment(int i) { return *environments_.at(i); }
 
   int getObDim() const { return obDim_; }
+  int getPrivilegedObDim() const { return privilegedObDim_; }
+  // The width of an observation row: the actor's observation, then the critic-only values.
+  int getCriticObDim() const { return obDim_ + privilegedObDim_; }
   int getActionDim() const { return actionDim_; }
   int getNumOfEnvs() const { return numEnvs_; }
   int getNumThreads() const { return numThreads_; }
@@ -271,8 +280,14 @@ class VectorizedEnvironment {
   }
 
   template <class Row>
+  void observeRow(ChildEnvironment& env, Row&& row) const {
+    env.observe(row.head(obDim_).transpose());
+    if (privilegedObDim_ > 0) env.observePrivileged(row.tail(privilegedObDim_).transpose());
+  }
+
+  template <class Row>
   void observeNormalized(ChildEnvironment& env, Row&& row) const {
-    env.observe(row.transpose());
+    observeRow(env, row);
     if (normalize_) statistics_.normalize(row, clipObservation_);
   }
 
@@ -299,6 +314,7 @@ class VectorizedEnvironment {
   int numEnvs_ = 0;
   int numThreads_ = 1;
   int obDim_ = 0;
+  int privilegedObDim_ = 0;
   int actionDim_ = 0;
   bool normalize_ = true;
   float clipObservation_ = 10.f;

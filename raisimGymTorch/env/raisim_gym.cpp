@@ -233,17 +233,19 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
           "observe",
           [](Module& self, const py::object& ob, bool update) {
             auto& env = self.env();
-            float* data = checkedBuffer<float>(ob, "observation", {env.getNumOfEnvs(), env.getObDim()}, true);
-            withoutGil(self, [&] { env.observe(EigenRowMajorMatMap(data, env.getNumOfEnvs(), env.getObDim()), update); });
+            const int width = env.getCriticObDim();
+            float* data = checkedBuffer<float>(ob, "observation", {env.getNumOfEnvs(), width}, true);
+            withoutGil(self, [&] { env.observe(EigenRowMajorMatMap(data, env.getNumOfEnvs(), width), update); });
           },
-          py::arg("ob"), py::arg("update_statistics") = true)
+          py::arg("ob"), py::arg("update_statistics") = true,
+          "Fills ob (float32, num_envs x getCriticObDim(): the observation, then the critic-only values).")
       .def(
           "setStepBuffers",
           [](Module& self, const py::object& observation, const py::object& reward, const py::object& done,
              const py::object& terminated, const py::object& truncated, const py::object& finalObservation,
              const py::object& rewardTerms, const py::object& metrics) {
             withLock(self, [&](Vectorized& env) {
-              const int n = env.getNumOfEnvs(), obDim = env.getObDim();
+              const int n = env.getNumOfEnvs(), width = env.getCriticObDim();
               const int terms = static_cast<int>(env.getRewardNames().size());
               const int measured = static_cast<int>(env.getMetricNames().size());
               auto matrix = [&](const py::object& array, const char* name, int columns) {
@@ -253,12 +255,12 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
                 return Eigen::Map<EigenBoolVec>(checkedBuffer<bool>(array, name, {n}, true), n);
               };
               const Vectorized::StepBuffers buffers{
-                  matrix(observation, "observation", obDim),
+                  matrix(observation, "observation", width),
                   Eigen::Map<EigenVec>(checkedBuffer<float>(reward, "reward", {n}, true), n),
                   flags(done, "done"),
                   flags(terminated, "terminated"),
                   flags(truncated, "truncated"),
-                  matrix(finalObservation, "final observation", obDim),
+                  matrix(finalObservation, "final observation", width),
                   matrix(rewardTerms, "reward terms", terms),
                   matrix(metrics, "metrics", measured)};
               self.setStepBuffers(buffers, {observation, reward, done, terminated, truncated, finalObservation,
@@ -267,7 +269,8 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
           },
           py::arg("observation"), py::arg("reward"), py::arg("done"), py::arg("terminated"), py::arg("truncated"),
           py::arg("final_observation"), py::arg("reward_terms"), py::arg("metrics"),
-          "Registers the arrays every step() fills (float32 observation and final observation (num_envs, ob_dim), "
+          "Registers the arrays every step() fills (float32 observation and final observation (num_envs, "
+          "getCriticObDim()), "
           "reward (num_envs,), bool done, terminated and truncated (num_envs,), float32 reward terms and metrics "
           "(num_envs, count)); this object keeps them alive.")
       .def(
@@ -310,12 +313,13 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
             auto& env = self.env();
             // float64, as the statistics are kept: ranks merge them every iteration, and a float32 hop would
             // round them each time.
-            double* meanData = checkedBuffer<double>(mean, "mean", {env.getObDim()}, true);
-            double* varData = checkedBuffer<double>(var, "var", {env.getObDim()}, true);
+            const int width = env.getCriticObDim();
+            double* meanData = checkedBuffer<double>(mean, "mean", {width}, true);
+            double* varData = checkedBuffer<double>(var, "var", {width}, true);
             return withLock(self, [&](Vectorized& locked) {
               const auto& statistics = locked.statistics();
-              Eigen::Map<Eigen::VectorXd>(meanData, locked.getObDim()) = statistics.mean();
-              Eigen::Map<Eigen::VectorXd>(varData, locked.getObDim()) = statistics.var();
+              Eigen::Map<Eigen::VectorXd>(meanData, width) = statistics.mean();
+              Eigen::Map<Eigen::VectorXd>(varData, width) = statistics.var();
               return statistics.count();
             });
           },
@@ -324,11 +328,12 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
           "setObStatistics",
           [](Module& self, const py::object& mean, const py::object& var, double count) {
             auto& env = self.env();
-            const double* meanData = checkedBuffer<double>(mean, "mean", {env.getObDim()}, false);
-            const double* varData = checkedBuffer<double>(var, "var", {env.getObDim()}, false);
+            const int width = env.getCriticObDim();
+            const double* meanData = checkedBuffer<double>(mean, "mean", {width}, false);
+            const double* varData = checkedBuffer<double>(var, "var", {width}, false);
             withLock(self, [&](Vectorized& locked) {
-              locked.statistics().set(Eigen::Map<const Eigen::VectorXd>(meanData, locked.getObDim()),
-                                      Eigen::Map<const Eigen::VectorXd>(varData, locked.getObDim()), count);
+              locked.statistics().set(Eigen::Map<const Eigen::VectorXd>(meanData, width),
+                                      Eigen::Map<const Eigen::VectorXd>(varData, width), count);
             });
           },
           py::arg("mean"), py::arg("var"), py::arg("count"),
@@ -424,6 +429,8 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
       .def("close", &Module::close)
       .def_property_readonly("closed", &Module::closed)
       .def("getObDim", [](Module& self) { return self.env().getObDim(); })
+      .def("getCriticObDim", [](Module& self) { return self.env().getCriticObDim(); },
+           "The width of an observation row: getObDim() values for the actor, then what only the critic sees.")
       .def("getActionDim", [](Module& self) { return self.env().getActionDim(); })
       .def("getNumOfEnvs", [](Module& self) { return self.env().getNumOfEnvs(); })
       .def("getNumThreads", [](Module& self) { return self.env().getNumThreads(); })

@@ -5,10 +5,12 @@ A checkpoint is a plain dict that ``torch.load(weights_only=True)`` accepts:
 - ``format``, ``version``: mark the file as ours.
 - ``iteration``: how many PPO updates the networks have had; training resumes at this iteration.
 - ``env_name``, ``cfg_text``: the env folder and the cfg.yaml text of the run, so the file alone rebuilds the env.
-- ``obs_dim``, ``action_dim``: sizes the networks were built for.
+- ``obs_dim``, ``action_dim``: sizes the networks were built for; ``critic_obs_dim``: the critic's (``obs_dim`` plus
+  the env's critic-only values; files without it were written before critics saw more than the actor, and hold
+  ``obs_dim``).
 - ``actor`` (its ``std`` entry is the action std), ``critic``, ``optimizer``, ``learning_rate``, ``generator``:
   `PPO.state_dict()`.
-- ``obs_mean``, ``obs_var`` (float64 [obs_dim]), ``obs_count`` (float64 scalar), ``normalize_ob``, ``clip_obs``:
+- ``obs_mean``, ``obs_var`` (float64 [critic_obs_dim], the actor's observation first), ``obs_count`` (float64 scalar), ``normalize_ob``, ``clip_obs``:
   the observation normalization of the training env. Files written before the statistics went float64 hold
   float32 means and variances; they load the same way (widened), so the version stayed 1.
 """
@@ -74,6 +76,7 @@ def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: st
         "env_name": env_name,
         "cfg_text": cfg_text,
         "obs_dim": int(ppo.actor.obs_dim),
+        "critic_obs_dim": int(ppo.obs_dim),
         "action_dim": int(ppo.actor.action_dim),
         "actor": _cloned(state["actor"]),
         "critic": _cloned(state["critic"]),
@@ -163,10 +166,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             ok = isinstance(value, kind)
         if not ok:
             raise ValueError(f"{path} is damaged: entry {key!r} should be {kind.__name__}, got {type(value).__name__}")
+    width = checkpoint.setdefault("critic_obs_dim", checkpoint["obs_dim"])
+    if isinstance(width, bool) or not isinstance(width, int) or width < checkpoint["obs_dim"]:
+        raise ValueError(f"{path} is damaged: critic_obs_dim is {quoted(width)}, but it must be an integer of at least "
+                         f"obs_dim ({checkpoint['obs_dim']})")
     for key in ("obs_mean", "obs_var"):
-        if tuple(checkpoint[key].shape) != (checkpoint["obs_dim"],):
-            raise ValueError(f"{path} is damaged: {key} has shape {tuple(checkpoint[key].shape)}, "
-                             f"expected ({checkpoint['obs_dim']},)")
+        if tuple(checkpoint[key].shape) != (width,):
+            raise ValueError(f"{path} is damaged: {key} has shape {tuple(checkpoint[key].shape)}, expected ({width},)")
     _check_values(checkpoint, path)
     return checkpoint
 
@@ -243,14 +249,18 @@ def _check_archive(path: Path) -> None:
         raise ValueError(f"{path} is not a readable checkpoint (corrupt or truncated?): {damaged} fails its CRC check")
 
 
-def check_dimensions(checkpoint: Mapping[str, Any], obs_dim: int, action_dim: int, path: str | Path) -> None:
-    """Raises unless the checkpoint's networks fit an env with `obs_dim` observations and `action_dim` actions.
+def check_dimensions(checkpoint: Mapping[str, Any], obs_dim: int, action_dim: int, path: str | Path,
+                     critic_obs_dim: int | None = None) -> None:
+    """Raises unless the checkpoint's networks fit an env with `obs_dim` observations and `action_dim` actions (and,
+    to train on, `critic_obs_dim` values for the critic).
 
     Raises:
         ValueError: A size differs; the message gives both sizes and the file.
     """
-    for what, saved, wanted in (("observation", checkpoint["obs_dim"], obs_dim),
-                                ("action", checkpoint["action_dim"], action_dim)):
+    sizes = [("observation", checkpoint["obs_dim"], obs_dim), ("action", checkpoint["action_dim"], action_dim)]
+    if critic_obs_dim is not None:
+        sizes.append(("critic observation", checkpoint["critic_obs_dim"], critic_obs_dim))
+    for what, saved, wanted in sizes:
         if saved != wanted:
             raise ValueError(f"{path} was trained with {what} size {saved}, but the env "
                              f"'{checkpoint.get('env_name', '?')}' has {what} size {wanted}")
@@ -271,7 +281,7 @@ def restore_checkpoint(checkpoint: Mapping[str, Any], ppo: PPO, env: RaisimGymVe
     Raises:
         ValueError: The sizes do not match the env, or the networks do not match the cfg's architecture.
     """
-    check_dimensions(checkpoint, env.num_obs, env.num_acts, path)
+    check_dimensions(checkpoint, env.num_obs, env.num_acts, path, env.num_critic_obs)
     try:
         ppo.load_state_dict(checkpoint)
     except (RuntimeError, KeyError, ValueError) as error:

@@ -81,14 +81,15 @@ class NormalizedPolicy(nn.Module):
             actor.load_state_dict(checkpoint["actor"])
         except RuntimeError as error:
             raise ValueError(f"the checkpoint's actor does not fit its cfg's architecture: {error}") from error
-        return cls(actor.architecture, checkpoint["obs_mean"], checkpoint["obs_var"], checkpoint["clip_obs"],
-                   checkpoint["normalize_ob"])
+        width = checkpoint["obs_dim"]  # the statistics' tail describes what only the critic sees
+        return cls(actor.architecture, checkpoint["obs_mean"][:width], checkpoint["obs_var"][:width],
+                   checkpoint["clip_obs"], checkpoint["normalize_ob"])
 
     @classmethod
     def from_training(cls, actor: Actor, env: RaisimGymVecEnv) -> NormalizedPolicy:
-        """Freezes the current actor and the training env's current observation statistics."""
+        """Freezes the current actor and the training env's current statistics of the actor's observation."""
         mean, var, _ = env.get_statistics()
-        return cls(actor.architecture, mean, var, env.clip_obs, env.normalize_ob)
+        return cls(actor.architecture, mean[: actor.obs_dim], var[: actor.obs_dim], env.clip_obs, env.normalize_ob)
 
 
 def export_torchscript(policy: nn.Module, path: str | Path) -> Path:

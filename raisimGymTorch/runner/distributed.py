@@ -36,7 +36,7 @@ WAIT_FOR_RANK0_FACTOR = 10
 """Ranks wait this many timeouts for rank 0's checkpoint, export, evaluation and video (10 minutes by default)."""
 
 Statistics = tuple[np.ndarray, np.ndarray, float]
-"""Observation statistics (mean [obs_dim], population variance [obs_dim], count), float64 as `RaisimGymVecEnv` gives
+"""Observation statistics (mean [critic_obs_dim], population variance [critic_obs_dim], count), float64 as `RaisimGymVecEnv` gives
 them: the ranks merge them every iteration, and any narrower hop would round the merged result each time."""
 
 
@@ -333,7 +333,7 @@ class Distributed:
         with self._collective("broadcasting the observation statistics"):
             dist.broadcast(flat, src=0)
         values = flat.cpu().numpy()
-        dim = env.num_obs
+        dim = env.num_critic_obs
         env.set_statistics(values[1:1 + dim], values[1 + dim:], float(values[0]))
         return env.get_statistics()
 
@@ -353,7 +353,7 @@ class Distributed:
         gathered = [torch.empty_like(local) for _ in range(self.world_size)]
         with self._collective("merging the observation statistics"):
             dist.all_gather(gathered, local)
-        dim = env.num_obs
+        dim = env.num_critic_obs
         rows = [row.cpu().numpy() for row in gathered]
         merged_mean, merged_var, merged_count = merge_statistics(
             base, [(row[1:1 + dim], row[1 + dim:], float(row[0])) for row in rows])

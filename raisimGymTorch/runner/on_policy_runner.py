@@ -129,7 +129,7 @@ class OnPolicyRunner:
                              f"length, by default max_time / control_dt)")
         cfg = config.ppo
         actor = Actor(self.env.num_obs, self.env.num_acts, cfg.policy_net, cfg.activation, cfg.init_std)
-        critic = Critic(self.env.num_obs, cfg.value_net, cfg.activation)
+        critic = Critic(self.env.num_critic_obs, cfg.value_net, cfg.activation)
         self.device = resolve_device(options.device)
         self.ppo = PPO(actor, critic, self.env.num_envs, self.num_steps, cfg, device=self.device,
                        seed=self.seed + self.env_offset, data_parallel=group.data_parallel)
@@ -304,15 +304,16 @@ class OnPolicyRunner:
             env.reset()
             if self._random_start:  # after the reset, which would start every episode at step 0 again
                 env.randomize_episode_progress(self.seed + self.env_offset)
-            self._observation = env.observe()
+            env.observe()
+            self._observation = env.critic_observation()
         for _ in range(self.num_steps):
             actions = ppo.act(self._observation)
             step = env.transition(actions.cpu().numpy())
             ppo.process_step(step.reward, step.done, step.truncated,
-                             step.final_observation if step.truncated.any() else None)
+                             step.final_critic_observation if step.truncated.any() else None)
             self._rollout.add(step.reward, step.done, step.truncated, step.reward_terms,
                               step.metrics if has_metrics else None)
-            self._observation = step.observation
+            self._observation = step.critic_observation
         # Every rank's observations of this rollout, on every rank.
         self._statistics = self.group.merge_statistics(env, self._statistics)
         return time.perf_counter() - started

@@ -1,6 +1,7 @@
 """Tests of raisimGymTorch.algo.ppo: numbers against hand computation, determinism and contracts."""
 
 import copy
+import math
 import io
 
 import pytest
@@ -365,3 +366,30 @@ def test_state_dict_round_trip_restores_actions_and_learning_rate():
     for agent in (ppo, restored):
         agent.process_step(reward, torch.zeros(ppo.num_envs), torch.zeros(ppo.num_envs))
     assert torch.equal(ppo.storage.values[0], restored.storage.values[0])
+
+
+def test_the_actor_reads_the_head_of_each_row_and_the_critic_the_whole_row() -> None:
+    torch.manual_seed(0)
+    config = PPOConfig()
+    extra = 4
+    ppo = PPO(Actor(OBS_DIM, ACTION_DIM, [16], config.activation), Critic(OBS_DIM + extra, [16], config.activation),
+              num_envs=4, num_transitions_per_env=3, config=config)
+    rows = torch.randn(4, OBS_DIM + extra)
+    changed_tail = rows.clone()
+    changed_tail[:, OBS_DIM:] += 1.0
+    means = [ppo.actor.act_deterministic(r[:, :OBS_DIM]) for r in (rows, changed_tail)]
+    torch.testing.assert_close(means[0], means[1])
+    assert not torch.allclose(ppo.critic(rows), ppo.critic(changed_tail))
+    for step in range(3):
+        ppo.act(rows + step)
+        ppo.process_step(torch.ones(4), torch.zeros(4, dtype=torch.bool), torch.zeros(4, dtype=torch.bool))
+    torch.testing.assert_close(ppo.storage.observations[2], rows + 2)  # whole rows are stored
+    stats = ppo.update(rows)
+    assert all(math.isfinite(value) for value in stats.values())
+    with pytest.raises(ValueError, match=r"obs must have shape \(4, 7\), got \(4, 3\)"):
+        ppo.act(rows[:, :OBS_DIM])
+
+
+def test_a_critic_narrower_than_the_actor_is_refused() -> None:
+    with pytest.raises(ValueError, match="the critic reads rows of 2 values, fewer than the actor's observation"):
+        PPO(Actor(OBS_DIM, ACTION_DIM, [8]), Critic(2, [8]), num_envs=2, num_transitions_per_env=2, config=PPOConfig())

@@ -109,6 +109,27 @@ def test_statistics_are_saved_in_float64_and_float32_files_still_restore(small_e
     assert count == float(saved["obs_count"])
 
 
+def test_files_from_before_critic_obs_dim_load_as_critics_that_see_the_observation(small_env, tmp_path):
+    env = small_env()
+    saved = make_checkpoint(trained_ppo(env), env, 3, "rsg_anymal", small_cfg_text())
+    assert saved["critic_obs_dim"] == saved["obs_dim"] == env.num_obs  # rsg_anymal's critic sees no more
+    old = {key: value for key, value in saved.items() if key != "critic_obs_dim"}
+    loaded = load_checkpoint(save_checkpoint(old, tmp_path / "full_3.pt"))
+    assert loaded["critic_obs_dim"] == env.num_obs
+    other_env = small_env()
+    assert restore_checkpoint(loaded, trained_ppo(other_env, seed=1), other_env, tmp_path / "full_3.pt") == 3
+
+
+@pytest.mark.parametrize("width", [5, True, 36])
+def test_a_critic_obs_dim_that_does_not_fit_the_file_is_named(small_env, tmp_path, width):
+    env = small_env()
+    saved = dict(make_checkpoint(trained_ppo(env), env, 3, "rsg_anymal", small_cfg_text()), critic_obs_dim=width)
+    path = save_checkpoint(saved, tmp_path / "full_3.pt")
+    words = "critic_obs_dim is" if width != 36 else r"obs_mean has shape \(35,\), expected \(36,\)"
+    with pytest.raises(ValueError, match=f"{path} is damaged: {words}"):
+        load_checkpoint(path)
+
+
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere/full_5.pt"):
         load_checkpoint(tmp_path / "nowhere" / "full_5.pt")

@@ -354,3 +354,97 @@ def test_the_penalty_curriculum_scales_penalties_by_iteration_and_never_when_eva
 def test_a_bad_penalty_curriculum_is_named(block: dict[str, Any], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         make(flat_cfg(penalty_curriculum=block))
+
+
+def test_the_privileged_critic_sees_the_state_without_noise_and_the_drawn_physics() -> None:
+    randomization = {"friction": [0.3, 0.6], "added_base_mass": [2.0, 4.0], "motor_strength": [0.8, 0.9]}
+
+    def first_rows(noise: Any, privileged: bool) -> tuple[np.ndarray, np.ndarray, Any]:
+        env = make(flat_cfg(observation_noise=noise, randomization=randomization, privileged_critic=privileged),
+                   num_envs=3, seed=4)
+        try:
+            env.reset()
+            observation = env.observe(update_statistics=False).copy()
+            return observation, env.critic_observation().copy(), simulated_model(env)
+        finally:
+            env.close()
+
+    noisy, rows, model = first_rows({"scale": 1.0}, privileged=True)
+    clean, _, _ = first_rows(REMOVE, privileged=True)
+    without_channel, plain_rows, _ = first_rows({"scale": 1.0}, privileged=False)
+    assert rows.shape == (3, 48 + 16) and plain_rows.shape == (3, 48)
+    np.testing.assert_array_equal(rows[:, :48], noisy)  # the policy's part is the observation...
+    np.testing.assert_array_equal(noisy, without_channel)  # ...which the channel leaves as it was
+    assert np.all(np.abs(noisy[:, :9] - clean[:, :9]) > 0)
+    np.testing.assert_array_equal(rows[:, 48:57], clean[:, :9])  # velocities and gravity without noise
+    nominal = mujoco.MjModel.from_xml_path(str(ENVS_DIR.parents[1] / "rsc" / "anymal_c" / "anymal_c.xml"))
+    # Env 2's model (simulated_model shows env 0): friction, added base mass and motor strength as drawn.
+    np.testing.assert_allclose(rows[0, 61:64], [model.geom("LF_FOOT").friction[0],
+                                                model.body("base").mass[0] - nominal.body("base").mass[0],
+                                                model.actuator_gear[0, 0]], rtol=1e-6)
+
+
+def test_the_privileged_critic_knows_which_feet_touch_the_ground() -> None:
+    env = make(flat_cfg(privileged_critic=True, push=REMOVE), num_envs=2, seed=0)
+    zeros = np.zeros((2, env.num_acts), dtype=np.float32)
+    try:
+        env.reset()
+        for _ in range(40):  # standing still: all four feet down
+            step = env.transition(zeros, update_statistics=False)
+        np.testing.assert_array_equal(step.critic_observation[:, 57:61], 1.0)
+        qpos, qvel = env.wrapper.getState(0)
+        qpos[2] += 1.0
+        env.wrapper.setState(0, qpos, qvel)
+        step = env.transition(zeros, update_statistics=False)  # 0.02 s into a 1 m fall
+        np.testing.assert_array_equal(step.critic_observation[:, 57:61], [[0.0] * 4, [1.0] * 4])
+    finally:
+        env.close()
+
+
+def test_the_rough_privileged_critic_scans_the_terrain_without_noise() -> None:
+    env = make(cfg_with(ROUGH, privileged_critic=True), num_envs=4, seed=0)
+    try:
+        assert (env.num_obs, env.num_critic_obs) == (48 + 187, 48 + 187 + 16 + 187)
+        env.reset()
+        observation = env.observe(update_statistics=False)
+        rows = env.critic_observation()
+        clean_scan, noisy_scan = rows[:, 48 + 187 + 16:], observation[:, 48:]
+        assert 0 < np.abs(clean_scan - noisy_scan).max() <= 5 * 0.1 + 1e-5  # legged_gym's 0.1 m, times the scale
+    finally:
+        env.close()
+
+
+def test_the_critic_only_values_are_normalized_like_the_observation() -> None:
+    cfg = flat_cfg(privileged_critic=True)
+    raw = make(cfg, num_envs=4, seed=3)
+    normalizing = make_vec_env(ENV, cfg, "test cfg", num_envs=4, num_threads=2, seed=3, normalize_ob=True)
+    try:
+        mean, var = np.linspace(-1.0, 1.0, 64), np.linspace(0.5, 2.0, 64)
+        normalizing.set_statistics(mean, var, 100.0)
+        for env in (raw, normalizing):
+            env.reset()
+            env.observe(update_statistics=False)
+        expected = np.clip((raw.critic_observation() - mean) / np.sqrt(var + 1e-8), -10.0, 10.0)
+        np.testing.assert_allclose(normalizing.critic_observation(), expected, rtol=1e-5, atol=1e-5)
+        normalizing.transition(np.zeros((4, normalizing.num_acts), dtype=np.float32))
+        new_mean, _, count = normalizing.get_statistics()
+        assert count == 104 and np.all(new_mean[48:60] != mean[48:60])  # the critic's columns are counted too
+    finally:
+        raw.close()
+        normalizing.close()
+
+
+def test_an_ended_episode_keeps_its_own_privileged_values() -> None:
+    # 0.1 s episodes end at every fifth step, and each new one draws its own friction.
+    env = make(flat_cfg(privileged_critic=True, max_time=0.1, randomization={"friction": [0.3, 1.2]}), num_envs=3)
+    zeros = np.zeros((3, env.num_acts), dtype=np.float32)
+    try:
+        env.reset()
+        for _ in range(4):
+            before = env.transition(zeros).critic_observation[:, 61].copy()
+        step = env.transition(zeros)
+        assert step.truncated.all()
+        np.testing.assert_array_equal(step.final_critic_observation[:, 61], before)
+        assert np.all(step.critic_observation[:, 61] != before)
+    finally:
+        env.close()

@@ -101,3 +101,32 @@ def test_training_starts_the_episodes_at_random_points_of_the_time_limit(tmp_pat
                   print_function=lines.append, device="cpu")
     first = next(line for line in lines if line.startswith("iteration"))
     assert ("no episode ended" not in first) == random_start, first
+
+
+def test_a_privileged_critic_trains_resumes_and_its_policy_plays_on_the_observation_alone(tmp_path: Path) -> None:
+    cfg = small_flat_cfg(tmp_path, privileged_critic=True)
+    lines: list[str] = []
+    first = trainer.train("rsg_anymal_velocity", cfg, iterations=2, run_root=tmp_path / "runs", eval_envs=1,
+                          print_function=lines.append, device="cpu")
+    checkpoint = torch.load(first.last_checkpoint, weights_only=True)
+    assert (checkpoint["obs_dim"], checkpoint["critic_obs_dim"]) == (48, 64)
+    assert checkpoint["actor"]["architecture.0.weight"].shape[1] == 48
+    assert checkpoint["critic"]["architecture.0.weight"].shape[1] == 64
+    assert checkpoint["obs_mean"].shape == (64,) and checkpoint["obs_var"][48:].sum() > 0
+    exported = torch.jit.load(first.last_checkpoint.with_name("policy_2.pt"))
+    assert exported(torch.zeros(1, 48)).shape == (1, 12)
+
+    resumed = trainer.train("rsg_anymal_velocity", cfg, mode="retrain", weight=first.last_checkpoint, iterations=1,
+                            run_root=tmp_path / "runs", eval_envs=1, print_function=lines.append, device="cpu")
+    assert resumed.iteration == 3
+    result, _ = player.play(resumed.last_checkpoint, record_video=False, print_function=lines.append)
+    assert len(result.returns) == 1
+
+    # Without the channel in the cfg, the same checkpoint does not fit training (the critic's rows are narrower)...
+    plain = small_flat_cfg(tmp_path)
+    with pytest.raises(ValueError, match="critic observation size 64.*has critic observation size 48"):
+        trainer.train("rsg_anymal_velocity", plain, mode="retrain", weight=resumed.last_checkpoint, iterations=1,
+                      run_root=tmp_path / "runs", eval_envs=1, print_function=lines.append, device="cpu")
+    # ...but its policy, which never sees the critic's values, plays there.
+    result, _ = player.play(resumed.last_checkpoint, record_video=False, cfg_path=plain, print_function=lines.append)
+    assert len(result.returns) == 1

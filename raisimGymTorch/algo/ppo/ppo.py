@@ -13,7 +13,7 @@ from torch import nn
 
 from raisimGymTorch.messages import quoted
 
-from .module import ACTIVATIONS, Actor
+from .module import ACTIVATIONS, Actor, Critic
 from .storage import RolloutStorage
 
 
@@ -206,6 +206,10 @@ class DataParallel(Protocol):
 class PPO:
     """Collects transitions through `act`/`process_step` and improves actor and critic in `update`.
 
+    Observations come as rows the critic reads whole and the actor reads the head of: the actor's
+    ``obs_dim`` values, then whatever only the critic sees (an asymmetric, "privileged" critic). Without
+    critic-only values the row is the actor's observation.
+
     No logging and no file I/O happen here: `update` returns its statistics and `state_dict` its state.
     """
 
@@ -217,7 +221,7 @@ class PPO:
     def __init__(
         self,
         actor: Actor,
-        critic: nn.Module,
+        critic: Critic,
         num_envs: int,
         num_transitions_per_env: int,
         config: PPOConfig,
@@ -229,7 +233,7 @@ class PPO:
 
         Args:
             actor: Gaussian policy with `obs_dim`, `action_dim`, `std`, `distribution` and `sample`.
-            critic: Maps observations [B, obs_dim] to values [B].
+            critic: Maps observation rows [B, critic.obs_dim] to values [B]; critic.obs_dim >= actor.obs_dim.
             num_envs: N, environments stepped together.
             num_transitions_per_env: T, steps per environment between updates.
             config: Algorithm settings.
@@ -239,14 +243,21 @@ class PPO:
             data_parallel: With several processes, each training on its own envs: the parameters start as rank
                 0's (here and in `load_state_dict`), and every minibatch's gradients and KL are averaged over the
                 ranks, so parameters and learning rate stay identical everywhere.
+
+        Raises:
+            ValueError: The critic's rows are narrower than the actor's observation.
         """
+        self.obs_dim = critic.obs_dim
+        if self.obs_dim < actor.obs_dim:
+            raise ValueError(f"the critic reads rows of {self.obs_dim} values, fewer than the actor's observation "
+                             f"({actor.obs_dim}); a row is the actor's observation followed by critic-only values")
         self.config = config
         self.device = torch.device(device)
         self.actor = actor.to(self.device)
         self.critic = critic.to(self.device)
         self.num_envs = num_envs
         self.storage = RolloutStorage(
-            num_envs, num_transitions_per_env, actor.obs_dim, actor.action_dim, self.device
+            num_envs, num_transitions_per_env, self.obs_dim, actor.action_dim, self.device
         )
         self._parameters = [*self.actor.parameters(), *self.critic.parameters()]
         self.learning_rate = config.learning_rate
@@ -263,7 +274,7 @@ class PPO:
         """Samples actions and remembers what the storage needs until `process_step`.
 
         Args:
-            obs: [N, obs_dim] observations (a tensor or array); copied, so the caller may reuse its buffer.
+            obs: [N, obs_dim] observation rows (a tensor or array); copied, so the caller may reuse its buffer.
 
         Returns:
             [N, action_dim] unclipped actions on the PPO's device.
@@ -274,8 +285,8 @@ class PPO:
         """
         if self._pending is not None:
             raise RuntimeError("act() was called twice; call process_step() after each act()")
-        obs = self._tensor(obs, "obs", (self.num_envs, self.actor.obs_dim)).clone()
-        distribution = self.actor.distribution(obs)
+        obs = self._tensor(obs, "obs", (self.num_envs, self.obs_dim)).clone()
+        distribution = self.actor.distribution(self._actor_part(obs))
         actions, log_probs = self.actor.sample(distribution, self.generator)
         self._pending = (obs, actions, log_probs, distribution.mean, self.critic(obs))
         return actions.clone()
@@ -292,8 +303,8 @@ class PPO:
         Args:
             rewards: [N] rewards of this step.
             truncated: [N] bool, true where the episode ended by time limit and not by termination.
-            final_observations: [N, obs_dim] last observations of ended episodes, before the reset (rows of
-                other envs are ignored); may be None when nothing is truncated.
+            final_observations: [N, obs_dim] last observation rows of ended episodes, before the reset (rows
+                of other envs are ignored); may be None when nothing is truncated.
 
         Returns:
             [N] new reward tensor; `rewards` is not modified.
@@ -307,7 +318,7 @@ class PPO:
             return rewards
         if final_observations is None:
             raise ValueError("final_observations is required when an episode is truncated")
-        final = self._tensor(final_observations, "final_observations", (self.num_envs, self.actor.obs_dim))
+        final = self._tensor(final_observations, "final_observations", (self.num_envs, self.obs_dim))
         rewards[truncated] += self.config.gamma * self.critic(final[truncated])
         return rewards
 
@@ -325,7 +336,7 @@ class PPO:
             rewards: [N] rewards.
             dones: [N] true where the episode ended, by termination or time limit.
             truncated: [N] true where it ended by time limit; stored as done as well.
-            final_observations: [N, obs_dim] observations before the auto-reset, needed if any is truncated.
+            final_observations: [N, obs_dim] observation rows before the auto-reset, needed if any is truncated.
 
         Raises:
             RuntimeError: Without a preceding `act`, or if the storage is full.
@@ -344,7 +355,7 @@ class PPO:
         """Computes returns, runs the epochs of minibatch updates and clears the storage.
 
         Args:
-            last_obs: [N, obs_dim] observations after the last stored step, for the bootstrap value.
+            last_obs: [N, obs_dim] observation rows after the last stored step, for the bootstrap value.
 
         Returns:
             Means over all minibatches of `surrogate_loss`, `value_loss`, `entropy` and `kl`; the final
@@ -359,7 +370,7 @@ class PPO:
             raise RuntimeError("update() was called between act() and process_step()")
         cfg = self.config
         with torch.no_grad():
-            last_values = self.critic(self._tensor(last_obs, "last_obs", (self.num_envs, self.actor.obs_dim)))
+            last_values = self.critic(self._tensor(last_obs, "last_obs", (self.num_envs, self.obs_dim)))
         self.storage.compute_returns(last_values, cfg.gamma, cfg.lam)
         # The std is state-independent and changes only here, so the rollout's std is the current one.
         old_std = self.actor.std.detach().clone()
@@ -367,7 +378,7 @@ class PPO:
         totals = {"surrogate_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "kl": 0.0}
         batches = self.storage.minibatches(cfg.num_mini_batches, cfg.num_learning_epochs, self.generator)
         for index, batch in enumerate(batches):
-            distribution = self.actor.distribution(batch.observations)
+            distribution = self.actor.distribution(self._actor_part(batch.observations))
             log_probs = distribution.log_prob(batch.actions).sum(-1)
             entropy = distribution.entropy().sum(-1).mean()
             ratio = torch.exp(log_probs - batch.log_probs)
@@ -468,6 +479,10 @@ class PPO:
         self._pending = None
         if self.data_parallel is not None:
             self.data_parallel.broadcast_parameters(self._parameters)
+
+    def _actor_part(self, rows: torch.Tensor) -> torch.Tensor:
+        """The actor's observation: the head of each row (a view; the whole row when the critic sees no more)."""
+        return rows[:, : self.actor.obs_dim]
 
     def _tensor(
         self, value: Any, name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32

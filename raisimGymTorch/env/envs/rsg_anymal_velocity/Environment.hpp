@@ -6,6 +6,9 @@
 // Observation (legged_gym's order and scales): base linear velocity (x2) and angular velocity (x0.25) in
 // the body frame, gravity seen from the body, the command (x2, x2, x0.25), joint angles minus the standing
 // pose, joint velocities (x0.05), the last action, then the height scan (x5) if there is one.
+// With `privileged_critic: true` the critic also sees what the policy must infer: the velocities and gravity
+// without sensor noise, which feet touch the ground, the episode's friction, added base mass and motor
+// strength, and the height scan without noise.
 // Reward terms and their coefficients are in the cfg; README.md, "Velocity commands", says why each is there.
 #pragma once
 
@@ -40,6 +43,8 @@ class ENVIRONMENT : public RaisimGymEnv {
   static constexpr int kJoints = anymal_c::kJoints;
   static constexpr int kLegs = anymal_c::kLegs;
   static constexpr int kProprioceptiveDim = 48;
+  // Noise-free velocities and gravity (9), foot contacts (4), friction, added base mass, motor strength.
+  static constexpr int kPrivilegedStateDim = 16;
 
   ENVIRONMENT(const std::string& resourceDir, const Config& cfg, bool visualizable)
       : RaisimGymEnv(resourceDir, cfg), commands_(cfg["commands"]) {
@@ -93,6 +98,8 @@ class ENVIRONMENT : public RaisimGymEnv {
     metrics_.declare(metrics);
 
     obDim_ = kProprioceptiveDim + (heightScan_ ? heightScan_->size() : 0);
+    if (cfg.get<bool>("privileged_critic", false))
+      privilegedObDim_ = kPrivilegedStateDim + (heightScan_ ? heightScan_->size() : 0);
     actionDim_ = kJoints;
     readObservationNoise(cfg);
 
@@ -221,6 +228,25 @@ class ENVIRONMENT : public RaisimGymEnv {
       scan *= 5.f;
     }
     noise_.apply(ob, randomGenerator_);
+  }
+
+  // In observe()'s scales, so that the critic's clean copy and the policy's noisy one read alike.
+  void observePrivileged(Eigen::Ref<EigenVec> ob) final {
+    const Eigen::Matrix3d rotation = world_->baseOrientation();
+    ob.segment<3>(0) = (2.0 * rotation.transpose() * world_->generalizedVelocity().head<3>()).cast<float>();
+    ob.segment<3>(3) = (0.25 * world_->baseAngularVelocityInBodyFrame()).cast<float>();
+    ob.segment<3>(6) = gravityInBody(rotation).cast<float>();
+    for (int leg = 0; leg < kLegs; ++leg) ob[9 + leg] = footContact_[leg] ? 1.f : 0.f;
+    const PhysicsRandomization::Draw& draw = physics_->current();
+    ob[13] = static_cast<float>(draw.friction);
+    ob[14] = static_cast<float>(draw.addedBaseMass);
+    ob[15] = static_cast<float>(draw.motorStrength);
+    if (heightScan_) {
+      const double* qpos = world_->data()->qpos;
+      auto scan = ob.segment(kPrivilegedStateDim, heightScan_->size());
+      heightScan_->measure(*terrain_, qpos, HeightScan::yaw(qpos + 3), scan.data());
+      scan *= 5.f;
+    }
   }
 
   // The trainer's iteration count drives the penalty curriculum; evaluation envs keep the penalties whole.
