@@ -194,10 +194,11 @@ def test_checkpoint_with_another_observation_size_is_refused(tmp_path):
     result = run(cfg, tmp_path, iterations=0)
     checkpoint = load_checkpoint(result.last_checkpoint)
     # The same file as if the env had 30 observations.
-    checkpoint["obs_dim"] = 30
+    checkpoint["obs_dim"] = checkpoint["critic_obs_dim"] = 30
     checkpoint["obs_mean"] = checkpoint["obs_mean"][:30].clone()
     checkpoint["obs_var"] = checkpoint["obs_var"][:30].clone()
-    checkpoint["actor"]["architecture.0.weight"] = checkpoint["actor"]["architecture.0.weight"][:, :30].clone()
+    for network in ("actor", "critic"):
+        checkpoint[network]["architecture.0.weight"] = checkpoint[network]["architecture.0.weight"][:, :30].clone()
     other = save_checkpoint(checkpoint, tmp_path / "full_0.pt")
     message = f"{other} was trained with observation size 30, but the env 'rsg_anymal' has observation size 35"
     with pytest.raises(ValueError, match=message):
