@@ -98,7 +98,7 @@ def make_anymal():
 
 def step_buffers(module: Any) -> dict[str, np.ndarray]:
     """Valid buffers for a compiled env's setStepBuffers (keyword names as it takes them), all zero."""
-    n, ob_dim = module.getNumOfEnvs(), module.getObDim()
+    n, ob_dim = module.getNumOfEnvs(), module.getCriticObDim()
     terms, metrics = len(module.getRewardNames()), len(module.getMetricNames())
     return {"observation": np.zeros((n, ob_dim), np.float32), "reward": np.zeros(n, np.float32),
             "done": np.zeros(n, bool), "terminated": np.zeros(n, bool), "truncated": np.zeros(n, bool),

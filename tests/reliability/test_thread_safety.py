@@ -33,7 +33,7 @@ def closed_call_arguments(n, ob_dim, act_dim, nq, nv, buffers):
         "setObStatistics": (np.zeros(ob_dim), np.ones(ob_dim), 1.0), "getActionBounds": (),
         "getRewardNames": (), "getRewardInfo": (), "getState": (0,), "getMetricNames": (),
         "setState": (0, np.zeros(nq), np.zeros(nv)), "getModelFile": (), "getModelBinary": (), "curriculumUpdate": (3,),
-        "randomizeEpisodeProgress": (1,), "getObDim": (),
+        "randomizeEpisodeProgress": (1,), "getObDim": (), "getCriticObDim": (),
         "getActionDim": (), "getNumOfEnvs": (), "getNumThreads": (), "getDivergedResets": (),
         "getMaxEpisodeSteps": (), "canFail": (), "getControlTimeStep": (), "getSimulationTimeStep": (),
     }
