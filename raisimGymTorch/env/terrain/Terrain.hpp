@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "HeightfieldContacts.hpp"
 #include "TerrainParameters.hpp"
 
 namespace raisim {
@@ -66,8 +67,19 @@ class Terrain {
   // Adds the heightfield asset and a world geom showing it to `spec`. When the parameters say
   // remove_planes (the default), the world's plane geoms are deleted first, and the terrain takes over
   // the first one's contact settings and material, so that it collides with what the floor collided with.
+  // The heightfield gets the contacts of HeightfieldContacts.hpp (its name must begin with "terrain"), and
+  // the model MuJoCo's midphase off.
   void addTo(mjSpec* spec, const std::string& name = "terrain") const {
     if (spec == nullptr) throw std::invalid_argument("Terrain::addTo: spec is null");
+    if (name.rfind(heightfield_contacts::kTerrainPrefix, 0) != 0)
+      throw std::invalid_argument("Terrain::addTo: the heightfield's name must begin with '" +
+                                  std::string(heightfield_contacts::kTerrainPrefix) + "' (its contacts need it), got '" +
+                                  name + "'");
+    installHeightfieldContacts();
+    // MuJoCo's midphase tests each robot body's bounding boxes against the heightfield's, which spans the whole
+    // field and so always overlaps: on legged_gym's terrain it doubled the narrowphase's time for nothing
+    // (benchmarks/results/terrain_cost.md). Bodies that collide with each other are then tested pair by pair.
+    spec->option.disableflags |= mjDSBL_MIDPHASE;
     mjsBody* world = mjs_findBody(spec, "world");
     if (world == nullptr) throw std::runtime_error("Terrain::addTo: the spec has no world body");
     mjsGeom* floor = nullptr;

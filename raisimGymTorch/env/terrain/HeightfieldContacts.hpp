@@ -1,0 +1,294 @@
+// Contacts between a robot and a Terrain's heightfield at the cost of a plane's.
+//
+// MuJoCo collides every geom with a heightfield by running GJK/EPA against each triangular prism under the
+// geom's bounding box (mjc_ConvexHField). On legged_gym's terrain that made a physics step 1.9x as slow as
+// on a plane (benchmarks/results/terrain_cost.md): a foot sphere meets one to three prisms, each a GJK
+// test, and each prism in contact adds its own contact at nearly the same point (4.6 contacts per step
+// instead of 2.9), so the solver works harder too; and the legs and base, never rejected by the
+// heightfield's one bounding box, pay the prism set-up every step.
+//
+// installHeightfieldContacts() puts two functions into MuJoCo's collision table (mjCOLLISIONFUNC), for
+// heightfields whose name begins with kTerrainPrefix (Terrain::addTo's); every other heightfield keeps
+// MuJoCo's function:
+// - sphere: the exact distance to the same triangulated surface MuJoCo builds its prisms from, one contact
+//   per distinct surface direction (one on a face or an edge, two in a stair's inner corner);
+// - boxes, capsules, cylinders, ellipsoids: no contact when the geom's bounding box is above every height
+//   sample beneath it (exact: the surface is never higher than its highest sample), found before MuJoCo
+//   sets up its GJK objects; otherwise MuJoCo's own function.
+// The table is process-wide; installation happens once, before the first terrain model is compiled.
+#pragma once
+
+#include <mujoco/mujoco.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+namespace raisim {
+
+namespace heightfield_contacts {
+
+inline constexpr const char* kTerrainPrefix = "terrain";
+// At most this many contacts per sphere; a sphere touches at most a floor, a riser and a side wall.
+inline constexpr int kMaxSphereContacts = 3;
+// Contacts whose normals are within 45 degrees are one: the deepest. A sphere on MuJoCo's prisms got one
+// contact per prism it touched, 1.5 per foot on random rough ground and 4.3 per physics step where the plane
+// had 2.9; the solver's work grew with them (terrain_cost.md). One contact per direction is what MuJoCo
+// gives any other pair of convex geoms; a stair's inner corner (90 degrees) keeps its two.
+inline constexpr double kSameDirection = 0.7071;
+
+// MuJoCo's functions, saved before ours replace them.
+inline mjfCollision originalFunction[mjNGEOMTYPES] = {};
+
+// A heightfield in its own frame: cell (r, c) spans x in [c, c+1] * dx - size0, y in [r, r+1] * dy - size1,
+// and sample (r, c) is at height data[r * ncol + c] * size2. MuJoCo's prisms split each cell along the
+// diagonal from (r, c) to (r+1, c+1) (mjc_ConvexHField adds vertex (r+1, c) then (r, c) as it walks a row).
+struct Field {
+  const float* data;
+  int nrow, ncol;
+  double size0, size1, size2, dx, dy;
+
+  Field(const mjModel* m, int hfield)
+      : data(m->hfield_data + m->hfield_adr[hfield]),
+        nrow(m->hfield_nrow[hfield]),
+        ncol(m->hfield_ncol[hfield]),
+        size0(m->hfield_size[4 * hfield]),
+        size1(m->hfield_size[4 * hfield + 1]),
+        size2(m->hfield_size[4 * hfield + 2]),
+        dx(2.0 * size0 / (ncol - 1)),
+        dy(2.0 * size1 / (nrow - 1)) {}
+
+  double height(int r, int c) const { return data[r * ncol + c] * size2; }
+  std::array<double, 3> vertex(int r, int c) const { return {c * dx - size0, r * dy - size1, height(r, c)}; }
+
+  // The cells overlapping [x0, x1] x [y0, y1]; false if the box reaches past the field (MuJoCo decides there).
+  bool cellsUnder(double x0, double x1, double y0, double y1, int& c0, int& c1, int& r0, int& r1) const {
+    if (x0 < -size0 || x1 > size0 || y0 < -size1 || y1 > size1) return false;
+    c0 = std::clamp(static_cast<int>(std::floor((x0 + size0) / dx)), 0, ncol - 2);
+    c1 = std::clamp(static_cast<int>(std::floor((x1 + size0) / dx)), 0, ncol - 2);
+    r0 = std::clamp(static_cast<int>(std::floor((y0 + size1) / dy)), 0, nrow - 2);
+    r1 = std::clamp(static_cast<int>(std::floor((y1 + size1) / dy)), 0, nrow - 2);
+    return true;
+  }
+
+  double highestSample(int c0, int c1, int r0, int r1) const {
+    float highest = -INFINITY;
+    for (int r = r0; r <= r1 + 1; ++r)
+      for (int c = c0; c <= c1 + 1; ++c) highest = std::max(highest, data[r * ncol + c]);
+    return highest * size2;
+  }
+};
+
+inline bool isTerrain(const mjModel* m, int hfield) {
+  return std::strncmp(m->names + m->name_hfieldadr[hfield], kTerrainPrefix, std::strlen(kTerrainPrefix)) == 0;
+}
+
+// `p` in the frame of heightfield geom g: (p - pos) rotated by the geom's orientation transposed.
+inline std::array<double, 3> toField(const mjData* d, int g, const mjtNum* p) {
+  const mjtNum* pos = d->geom_xpos + 3 * g;
+  const mjtNum* mat = d->geom_xmat + 9 * g;
+  const double v[3] = {p[0] - pos[0], p[1] - pos[1], p[2] - pos[2]};
+  return {mat[0] * v[0] + mat[3] * v[1] + mat[6] * v[2], mat[1] * v[0] + mat[4] * v[1] + mat[7] * v[2],
+          mat[2] * v[0] + mat[5] * v[1] + mat[8] * v[2]};
+}
+
+inline void toWorldDirection(const mjData* d, int g, const double* v, mjtNum* out) {
+  const mjtNum* mat = d->geom_xmat + 9 * g;
+  for (int i = 0; i < 3; ++i) out[i] = mat[3 * i] * v[0] + mat[3 * i + 1] * v[1] + mat[3 * i + 2] * v[2];
+}
+
+using Vec = std::array<double, 3>;
+inline Vec sub(const Vec& a, const Vec& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
+inline double dot(const Vec& a, const Vec& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+inline Vec cross(const Vec& a, const Vec& b) {
+  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+}
+inline Vec along(const Vec& a, const Vec& direction, double t) {
+  return {a[0] + t * direction[0], a[1] + t * direction[1], a[2] + t * direction[2]};
+}
+
+// The point of triangle (a, b, c) closest to p (Ericson, Real-Time Collision Detection, 5.1.5).
+inline Vec closestOnTriangle(const Vec& p, const Vec& a, const Vec& b, const Vec& c) {
+  const Vec ab = sub(b, a), ac = sub(c, a), ap = sub(p, a);
+  const double d1 = dot(ab, ap), d2 = dot(ac, ap);
+  if (d1 <= 0 && d2 <= 0) return a;
+  const Vec bp = sub(p, b);
+  const double d3 = dot(ab, bp), d4 = dot(ac, bp);
+  if (d3 >= 0 && d4 <= d3) return b;
+  const double vc = d1 * d4 - d3 * d2;
+  if (vc <= 0 && d1 >= 0 && d3 <= 0) return along(a, ab, d1 / (d1 - d3));
+  const Vec cp = sub(p, c);
+  const double d5 = dot(ab, cp), d6 = dot(ac, cp);
+  if (d6 >= 0 && d5 <= d6) return c;
+  const double vb = d5 * d2 - d1 * d6;
+  if (vb <= 0 && d2 >= 0 && d6 <= 0) return along(a, ac, d2 / (d2 - d6));
+  const double va = d3 * d6 - d5 * d4;
+  if (va <= 0 && d4 - d3 >= 0 && d5 - d6 >= 0) return along(b, sub(c, b), (d4 - d3) / ((d4 - d3) + (d5 - d6)));
+  const double denominator = 1.0 / (va + vb + vc);
+  const double v = vb * denominator, w = vc * denominator;
+  return {a[0] + ab[0] * v + ac[0] * w, a[1] + ab[1] * v + ac[1] * w, a[2] + ab[2] * v + ac[2] * w};
+}
+
+// The two triangles of cell (r, c), counter-clockwise seen from above, so that their normals point up.
+inline std::array<std::array<Vec, 3>, 2> cellTriangles(const Field& field, int r, int c) {
+  const Vec v00 = field.vertex(r, c), v01 = field.vertex(r, c + 1), v10 = field.vertex(r + 1, c),
+            v11 = field.vertex(r + 1, c + 1);
+  return {{{v00, v11, v10}, {v00, v01, v11}}};
+}
+
+inline Vec upwardNormal(const std::array<Vec, 3>& t) {
+  Vec n = cross(sub(t[1], t[0]), sub(t[2], t[0]));
+  const double length = std::sqrt(dot(n, n));
+  return {n[0] / length, n[1] / length, n[2] / length};
+}
+
+// The surface triangle above (x, y), which lies in cell (r, c).
+inline std::array<Vec, 3> triangleAbove(const Field& field, int r, int c, double x, double y) {
+  const auto triangles = cellTriangles(field, r, c);
+  const double u = (x + field.size0) / field.dx - c, v = (y + field.size1) / field.dy - r;
+  return v >= u ? triangles[0] : triangles[1];  // the diagonal u = v splits the cell
+}
+
+struct Candidate {
+  double dist;
+  Vec normal;  // from the surface to the sphere's centre
+};
+
+inline int writeContacts(const mjData* d, int g1, const Vec& centre, double radius, const Candidate* found, int count,
+                         mjPreContact* con) {
+  for (int k = 0; k < count; ++k) {
+    const Candidate& contact = found[k];
+    // MuJoCo's convention: the point midway between the two surfaces, the normal from geom 1 to geom 2.
+    const Vec point = along(centre, contact.normal, -(radius + 0.5 * contact.dist));
+    const mjtNum* pos = d->geom_xpos + 3 * g1;
+    toWorldDirection(d, g1, point.data(), con[k].pos);
+    for (int i = 0; i < 3; ++i) con[k].pos[i] += pos[i];
+    toWorldDirection(d, g1, contact.normal.data(), con[k].normal);
+    con[k].dist = contact.dist;
+    mju_zero3(con[k].tangent);
+  }
+  return count;
+}
+
+inline int sphereOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int g2, mjtNum margin) {
+  const int hfield = m->geom_dataid[g1];
+  if (!isTerrain(m, hfield)) return originalFunction[mjGEOM_SPHERE](m, d, con, g1, g2, margin);
+  const Field field(m, hfield);
+  const Vec centre = toField(d, g1, d->geom_xpos + 3 * g2);
+  const double radius = m->geom_size[3 * g2], reach = radius + margin;
+  int c0, c1, r0, r1;
+  if (!field.cellsUnder(centre[0] - reach, centre[0] + reach, centre[1] - reach, centre[1] + reach, c0, c1, r0, r1))
+    return originalFunction[mjGEOM_SPHERE](m, d, con, g1, g2, margin);
+  if (centre[2] - reach > field.highestSample(c0, c1, r0, r1)) return 0;
+
+  // A centre below the surface is inside a prism: pushed out along the normal of the triangle above it.
+  const int c = std::clamp(static_cast<int>(std::floor((centre[0] + field.size0) / field.dx)), 0, field.ncol - 2);
+  const int r = std::clamp(static_cast<int>(std::floor((centre[1] + field.size1) / field.dy)), 0, field.nrow - 2);
+  const auto above = triangleAbove(field, r, c, centre[0], centre[1]);
+  const Vec up = upwardNormal(above);
+  const double height = dot(sub(centre, above[0]), up);
+  if (height < 0) {
+    const Candidate inside{height - radius, up};
+    return writeContacts(d, g1, centre, radius, &inside, 1, con);
+  }
+
+  std::array<Candidate, kMaxSphereContacts> found;
+  int count = 0;
+  for (int row = r0; row <= r1; ++row) {
+    for (int column = c0; column <= c1; ++column) {
+      for (const auto& triangle : cellTriangles(field, row, column)) {
+        const Vec offset = sub(centre, closestOnTriangle(centre, triangle[0], triangle[1], triangle[2]));
+        const double distance = std::sqrt(dot(offset, offset));
+        const double dist = distance - radius;
+        if (dist >= margin) continue;
+        // The centre on the surface itself (a zero-radius sphere): the triangle's normal is the direction.
+        const Vec normal = distance > 1e-12 ? Vec{offset[0] / distance, offset[1] / distance, offset[2] / distance}
+                                            : upwardNormal(triangle);
+        // Keep the deepest contact of each direction, the deepest directions if there are too many.
+        int same = -1;
+        for (int k = 0; k < count; ++k)
+          if (dot(found[k].normal, normal) > kSameDirection) same = k;
+        if (same >= 0) {
+          if (dist < found[same].dist) found[same] = {dist, normal};
+        } else if (count < kMaxSphereContacts) {
+          found[count++] = {dist, normal};
+        } else {
+          auto shallowest = std::max_element(found.begin(), found.end(),
+                                             [](const Candidate& a, const Candidate& b) { return a.dist < b.dist; });
+          if (dist < shallowest->dist) *shallowest = {dist, normal};
+        }
+      }
+    }
+  }
+  return writeContacts(d, g1, centre, radius, found.data(), count, con);
+}
+
+// Half the extent, along each axis of the heightfield's frame, of the box around geom g (MuJoCo's own
+// bounding box for these types; the bounding sphere for the rest).
+inline Vec halfExtent(const mjModel* m, const mjData* d, int g1, int g) {
+  const mjtNum* field = d->geom_xmat + 9 * g1;
+  const mjtNum* geom = d->geom_xmat + 9 * g;
+  const mjtNum* size = m->geom_size + 3 * g;
+  // rotation[k][i]: axis i of the geom along axis k of the field.
+  double rotation[3][3];
+  for (int k = 0; k < 3; ++k)
+    for (int i = 0; i < 3; ++i)
+      rotation[k][i] = field[k] * geom[i] + field[3 + k] * geom[3 + i] + field[6 + k] * geom[6 + i];
+  Vec extent{};
+  for (int k = 0; k < 3; ++k) {
+    const double axial = std::abs(rotation[k][2]);
+    switch (m->geom_type[g]) {
+      case mjGEOM_BOX:
+        extent[k] = std::abs(rotation[k][0]) * size[0] + std::abs(rotation[k][1]) * size[1] + axial * size[2];
+        break;
+      case mjGEOM_CAPSULE:
+        extent[k] = axial * size[1] + size[0];
+        break;
+      case mjGEOM_CYLINDER:
+        extent[k] = axial * size[1] + std::sqrt(std::max(0.0, 1.0 - axial * axial)) * size[0];
+        break;
+      default:
+        extent[k] = m->geom_rbound[g];
+    }
+  }
+  return extent;
+}
+
+// Any other geom type: no contact while its bounding box is above every sample beneath it. MuJoCo would find
+// none either (it tests the prisms whose top reaches the box's bottom), after setting up its GJK objects.
+template <int Type>
+int boundedOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int g2, mjtNum margin) {
+  const int hfield = m->geom_dataid[g1];
+  if (isTerrain(m, hfield)) {
+    const Field field(m, hfield);
+    const Vec centre = toField(d, g1, d->geom_xpos + 3 * g2);
+    const Vec extent = halfExtent(m, d, g1, g2);
+    int c0, c1, r0, r1;
+    if (field.cellsUnder(centre[0] - extent[0] - margin, centre[0] + extent[0] + margin, centre[1] - extent[1] - margin,
+                         centre[1] + extent[1] + margin, c0, c1, r0, r1) &&
+        centre[2] - extent[2] - margin > field.highestSample(c0, c1, r0, r1))
+      return 0;
+  }
+  return originalFunction[Type](m, d, con, g1, g2, margin);
+}
+
+}  // namespace heightfield_contacts
+
+// Installs the functions above for sphere, capsule, ellipsoid, cylinder and box geoms against heightfields
+// (meshes and SDFs keep MuJoCo's). Idempotent and thread-safe.
+inline void installHeightfieldContacts() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    namespace hc = heightfield_contacts;
+    for (int type = 0; type < mjNGEOMTYPES; ++type) hc::originalFunction[type] = mjCOLLISIONFUNC[mjGEOM_HFIELD][type];
+    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_SPHERE] = hc::sphereOnTerrain;
+    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_CAPSULE] = hc::boundedOnTerrain<mjGEOM_CAPSULE>;
+    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_ELLIPSOID] = hc::boundedOnTerrain<mjGEOM_ELLIPSOID>;
+    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_CYLINDER] = hc::boundedOnTerrain<mjGEOM_CYLINDER>;
+    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_BOX] = hc::boundedOnTerrain<mjGEOM_BOX>;
+  });
+}
+
+}  // namespace raisim

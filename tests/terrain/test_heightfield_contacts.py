@@ -1,0 +1,128 @@
+"""The terrain's own sphere contacts (terrain/HeightfieldContacts.hpp) against MuJoCo's: the same deepest contact
+on the same surface, fewer duplicates, and a clear push out of the ground; other geoms as MuJoCo has them."""
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from raisimGymTorch.env.bin import _toolkit
+
+ROWS = 9
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed() -> None:
+    # Terrain::addTo installs the contact functions (once per process).
+    _toolkit.Terrain({"levels": 1, "types": 1}, 0).compile("<mujoco><worldbody/></mujoco>")
+
+
+def field_model(name: str, geom: str, bumps: float = 0.12) -> mujoco.MjModel:
+    """An 0.8 m heightfield (samples 0.1 m apart) with bumps up to `bumps` and a 0.15 m step from x = 0.1 m on, and
+    a free `geom`; `name` decides whose contacts it gets."""
+    heights = np.random.default_rng(1).uniform(0.0, bumps, (ROWS, ROWS))
+    heights[:, 5:] += 0.15
+    elevation = " ".join(f"{h:.4f}" for h in heights.ravel())
+    return mujoco.MjModel.from_xml_string(f"""
+<mujoco>
+  <asset><hfield name="{name}" nrow="{ROWS}" ncol="{ROWS}" size="0.4 0.4 {heights.max()} 0.1"
+                 elevation="{elevation}"/></asset>
+  <worldbody>
+    <geom type="hfield" hfield="{name}"/>
+    <body name="thing"><freejoint/>{geom}</body>
+  </worldbody>
+</mujoco>""")
+
+
+def surface_height(model: mujoco.MjModel, data: mujoco.MjData, x: float, y: float) -> float:
+    mujoco.mj_forward(model, data)
+    geomid = np.zeros(1, dtype=np.int32)
+    return 5.0 - mujoco.mj_ray(model, data, np.array([x, y, 5.0]), np.array([0.0, 0.0, -1.0]), None, 1,
+                               model.body("thing").id, geomid)
+
+
+def contacts_at(model: mujoco.MjModel, data: mujoco.MjData, position: np.ndarray, quaternion=(1, 0, 0, 0)) -> list:
+    data.qpos[:3], data.qpos[3:7] = position, quaternion
+    mujoco.mj_forward(model, data)
+    return [(c.dist, np.array(c.frame[:3]), np.array(c.frame[3:6])) for c in data.contact[: data.ncon]]
+
+
+SPHERE = '<geom type="sphere" size="0.03"/>'
+
+
+def test_a_sphere_above_the_ground_gets_mujocos_deepest_contact_and_fewer_duplicates() -> None:
+    ours, theirs = field_model("terrain_bumps", SPHERE), field_model("bumps", SPHERE)
+    our_data, their_data = mujoco.MjData(ours), mujoco.MjData(theirs)
+    rng = np.random.default_rng(0)
+    compared, our_count, their_count = 0, 0, 0
+    for _ in range(1500):
+        x, y = rng.uniform(-0.33, 0.33, 2)
+        # From resting on the surface (centre 3 cm up) to touching it with the centre on it.
+        position = np.array([x, y, surface_height(theirs, their_data, x, y) + rng.uniform(0.0, 0.05)])
+        mine, mujocos = contacts_at(ours, our_data, position), contacts_at(theirs, their_data, position)
+        assert bool(mine) == bool(mujocos), position
+        if not mine:
+            continue
+        compared += 1
+        our_count, their_count = our_count + len(mine), their_count + len(mujocos)
+        deepest, their_deepest = min(mine, key=lambda c: c[0]), min(mujocos, key=lambda c: c[0])
+        assert deepest[0] == pytest.approx(their_deepest[0], abs=1e-6)
+        assert deepest[1] @ their_deepest[1] > 1 - 1e-6
+        for _, normal, tangent in mine:  # a proper contact frame
+            assert abs(np.linalg.norm(normal) - 1) < 1e-9 and abs(normal @ tangent) < 1e-9
+    assert compared > 1000
+    assert our_count < 0.85 * their_count, (our_count, their_count)
+
+
+def test_a_sphere_inside_the_ground_is_pushed_out_through_the_surface_above_it() -> None:
+    model = field_model("terrain_bumps", SPHERE)
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        x, y = rng.uniform(-0.33, 0.33, 2)
+        depth = rng.uniform(0.001, 0.05)
+        contacts = contacts_at(model, data, np.array([x, y, surface_height(model, data, x, y) - depth]))
+        assert len(contacts) == 1
+        dist, normal, _ = contacts[0]
+        assert normal[2] > 0  # out of the ground, never further into it
+        assert dist < -0.03 and -dist - 0.03 <= depth + 1e-9  # deeper than the radius, at most by the depth
+
+
+@pytest.mark.parametrize("geom", ['<geom type="box" size="0.05 0.04 0.03"/>',
+                                  '<geom type="capsule" size="0.02 0.06"/>'])
+def test_other_geoms_get_mujocos_contacts(geom: str) -> None:
+    ours, theirs = field_model("terrain_bumps", geom), field_model("bumps", geom)
+    our_data, their_data = mujoco.MjData(ours), mujoco.MjData(theirs)
+    rng = np.random.default_rng(3)
+    touching = 0
+    for _ in range(300):
+        x, y = rng.uniform(-0.3, 0.3, 2)
+        quaternion = rng.normal(size=4)
+        position = np.array([x, y, surface_height(theirs, their_data, x, y) + rng.uniform(-0.02, 0.3)])
+        mine = contacts_at(ours, our_data, position, quaternion / np.linalg.norm(quaternion))
+        mujocos = contacts_at(theirs, their_data, position, quaternion / np.linalg.norm(quaternion))
+        assert len(mine) == len(mujocos)
+        for a, b in zip(mine, mujocos):
+            assert a[0] == b[0] and np.array_equal(a[1], b[1])
+        touching += bool(mine)
+    assert 30 < touching < 270  # both kinds of case were compared
+
+
+def test_a_sphere_in_a_steps_inner_corner_is_held_by_the_tread_and_the_riser() -> None:
+    # Without bumps the step is a 0.15 m rise over the 0.1 m cell from x = 0 to 0.1: a 56 degree ramp.
+    # (MuJoCo scales the elevation to [0, 1] times size[2], the highest sample here.)
+    model = field_model("terrain_step", SPHERE, bumps=0.0)
+    data = mujoco.MjData(model)
+    contacts = contacts_at(model, data, np.array([-0.02, 0.0, 0.02]))
+    normals = sorted((tuple(np.round(normal, 3)) for _, normal, _ in contacts), key=lambda n: n[0])
+    assert len(normals) == 2, normals
+    riser, tread = np.array(normals[0]), np.array(normals[1])
+    np.testing.assert_allclose(tread, [0, 0, 1], atol=1e-9)
+    np.testing.assert_allclose(riser, [-0.15, 0, 0.1] / np.hypot(0.15, 0.1), atol=1e-3)
+
+
+def test_the_terrain_model_skips_mujocos_midphase(tmp_path) -> None:
+    # Every body's boxes overlap the field's one box, so the midphase only costs time (terrain_cost.md).
+    path = tmp_path / "model.mjb"
+    path.write_bytes(_toolkit.Terrain({"levels": 1, "types": 1}, 0).compile("<mujoco><worldbody/></mujoco>"))
+    assert mujoco.MjModel.from_binary_path(str(path)).opt.disableflags & mujoco.mjtDisableBit.mjDSBL_MIDPHASE
