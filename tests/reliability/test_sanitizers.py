@@ -5,7 +5,8 @@ for rsg_anymal and rsg_urdf_probe, a throw-away env that loads its model from a 
 (free base, floor, motors) and its errors run too. A script then constructs envs, steps them through falls,
 time-outs and diverged physics, uses two envs from two threads, closes one while it is being stepped, and
 walks the error paths: bad cfg keys, NaN, deep and alias-bomb cfgs, wrong arrays, missing and malformed MJCF
-and URDF files. It runs under Python with the sanitizer runtimes preloaded; any report fails the test.
+and URDF files. The toolkit module is built too: terrain contacts and height scans run inside the field, on its
+edges and beyond them. It runs under Python with the sanitizer runtimes preloaded; any report fails the test.
 Python leaks by design, so leak detection is off. Compiling takes a few minutes, hence the slow mark.
 """
 from __future__ import annotations
@@ -118,7 +119,7 @@ from pathlib import Path
 from conftest import anymal_cfg, random_actions, step_buffers
 from raisimGymTorch.env.make import RESOURCE_DIR, load_cfg, make_vec_env
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
-from raisimGymTorch.env.bin import rsg_anymal, rsg_urdf_probe
+from raisimGymTorch.env.bin import _toolkit, rsg_anymal, rsg_urdf_probe
 import warnings
 warnings.simplefilter("ignore", RuntimeWarning)
 assert Path(rsg_anymal.__file__).is_relative_to(Path.cwd()), f"not the sanitized build: {rsg_anymal.__file__}"
@@ -233,6 +234,19 @@ for _ in range(5):
     time.sleep(0.05)
     impl.close()
     for t in threads: t.join()
+
+# Terrain: the heightfield's own contacts (HeightfieldContacts.hpp) and the height scan, inside the field, at its
+# edges and beyond them (robots spawned on the edge fall off it).
+terrain = _toolkit.Terrain({"levels": 2, "types": 2, "border": 0.5}, 3)
+scan = _toolkit.HeightScan()
+for x, y in [(-50.0, -50.0), (0.0, 0.0), (1e6, 3.0), (8.0, 8.0), (-0.5, 4.0), (16.5, 16.5)]:
+    assert np.isfinite(scan.measure(terrain, [x, y, 1.0], 0.7, None)).all()
+edges = [[-0.45, -0.45, 0.0], [16.45, 3.0, 0.0], [3.0, 16.45, 0.0]]
+spawns = [list(terrain.origin(level, kind)) for level in range(2) for kind in range(2)] + edges
+nominal = [0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8]
+result = _toolkit.legged_rollout(str(RESOURCE_DIR / "anymal_c" / "anymal_c.xml"), terrain, scan, 420, 4, 80.0, 2.0,
+                                 nominal, 0.55, 0.6, spawns, 0, 60, False)
+assert result["mean_contacts"] > 0 and np.isfinite(result["checksum"]), result
 print("exercise passed")
 """
 
@@ -249,7 +263,7 @@ def sanitizer_runtime(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def sanitized(tmp_path_factory):
-    """A copy of the repository with rsg_anymal and rsg_urdf_probe built with RSG_SANITIZE=1."""
+    """A copy of the repository with rsg_anymal, rsg_urdf_probe and the toolkit built with RSG_SANITIZE=1."""
     preload = [sanitizer_runtime("libasan.so"), sanitizer_runtime("libubsan.so")]
     repo = copy_repository(tmp_path_factory.mktemp("sanitize") / "repo")
     probe = repo / "raisimGymTorch" / "env" / "envs" / "rsg_urdf_probe"
@@ -258,7 +272,7 @@ def sanitized(tmp_path_factory):
     (probe / "probe.urdf").write_text(PROBE_URDF)
     (probe / "cfg.yaml").write_text(PROBE_CFG)
     started = time.perf_counter()
-    build = build_envs(repo, "rsg_anymal,rsg_urdf_probe", RSG_SANITIZE="1")
+    build = build_envs(repo, "rsg_anymal,rsg_urdf_probe,_toolkit", RSG_SANITIZE="1")
     build_seconds = time.perf_counter() - started
     assert build.returncode == 0, build_log(build)
     cache = next((repo / "build").glob("cmake-*/CMakeCache.txt")).read_text()
