@@ -10,9 +10,10 @@ A checkpoint is a plain dict that ``torch.load(weights_only=True)`` accepts:
   ``obs_dim``).
 - ``actor`` (its ``std`` entry is the action std), ``critic``, ``optimizer``, ``learning_rate``, ``generator``:
   `PPO.state_dict()`.
-- ``obs_mean``, ``obs_var`` (float64 [critic_obs_dim], the actor's observation first), ``obs_count`` (float64 scalar), ``normalize_ob``, ``clip_obs``:
-  the observation normalization of the training env. Files written before the statistics went float64 hold
-  float32 means and variances; they load the same way (widened), so the version stayed 1.
+- ``obs_mean``, ``obs_var`` (float64 [critic_obs_dim], the actor's observation first), ``obs_count`` (float64
+  scalar), ``normalize_ob``, ``clip_obs``: the observation normalization of the training env. Files written
+  before the statistics went float64 hold float32 means and variances; they load the same way (widened), so the
+  version stayed 1.
 """
 from __future__ import annotations
 

@@ -36,8 +36,9 @@ WAIT_FOR_RANK0_FACTOR = 10
 """Ranks wait this many timeouts for rank 0's checkpoint, export, evaluation and video (10 minutes by default)."""
 
 Statistics = tuple[np.ndarray, np.ndarray, float]
-"""Observation statistics (mean [critic_obs_dim], population variance [critic_obs_dim], count), float64 as `RaisimGymVecEnv` gives
-them: the ranks merge them every iteration, and any narrower hop would round the merged result each time."""
+"""Observation statistics (mean [critic_obs_dim], population variance [critic_obs_dim], count), float64 as
+`RaisimGymVecEnv` gives them: the ranks merge them every iteration, and any narrower hop would round the merged
+result each time."""
 
 
 class DistributedError(RuntimeError):

@@ -73,8 +73,8 @@ class Terrain {
     if (spec == nullptr) throw std::invalid_argument("Terrain::addTo: spec is null");
     if (name.rfind(heightfield_contacts::kTerrainPrefix, 0) != 0)
       throw std::invalid_argument("Terrain::addTo: the heightfield's name must begin with '" +
-                                  std::string(heightfield_contacts::kTerrainPrefix) + "' (its contacts need it), got '" +
-                                  name + "'");
+                                  std::string(heightfield_contacts::kTerrainPrefix) +
+                                  "' (its contacts need it), got '" + name + "'");
     installHeightfieldContacts();
     // MuJoCo's midphase tests each robot body's bounding boxes against the heightfield's, which spans the whole
     // field and so always overlaps: on legged_gym's terrain it doubled the narrowphase's time for nothing
