@@ -270,9 +270,8 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
           py::arg("observation"), py::arg("reward"), py::arg("done"), py::arg("terminated"), py::arg("truncated"),
           py::arg("final_observation"), py::arg("reward_terms"), py::arg("metrics"),
           "Registers the arrays every step() fills (float32 observation and final observation (num_envs, "
-          "getCriticObDim()), "
-          "reward (num_envs,), bool done, terminated and truncated (num_envs,), float32 reward terms and metrics "
-          "(num_envs, count)); this object keeps them alive.")
+          "getCriticObDim()), reward (num_envs,), bool done, terminated and truncated (num_envs,), float32 reward "
+          "terms and metrics (num_envs, count)); this object keeps them alive.")
       .def(
           "step",
           [](Module& self, const py::object& action, bool observe, bool updateStatistics) {

@@ -20,6 +20,8 @@
 
 #include <mujoco/mujoco.h>
 
+#include <Eigen/Core>
+#include <Eigen/Geometry>
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -42,6 +44,13 @@ inline constexpr double kSameDirection = 0.7071;
 // MuJoCo's functions, saved before ours replace them.
 inline mjfCollision originalFunction[mjNGEOMTYPES] = {};
 
+using Vec = Eigen::Vector3d;
+// A geom's orientation as MuJoCo keeps it (row-major; columns are the geom's axes in the world).
+using Orientation = Eigen::Map<const Eigen::Matrix<mjtNum, 3, 3, Eigen::RowMajor>>;
+
+inline Orientation orientation(const mjData* d, int g) { return Orientation(d->geom_xmat + 9 * g); }
+inline Eigen::Map<const Vec> position(const mjData* d, int g) { return Eigen::Map<const Vec>(d->geom_xpos + 3 * g); }
+
 // A heightfield in its own frame: cell (r, c) spans x in [c, c+1] * dx - size0, y in [r, r+1] * dy - size1,
 // and sample (r, c) is at height data[r * ncol + c] * size2. MuJoCo's prisms split each cell along the
 // diagonal from (r, c) to (r+1, c+1) (mjc_ConvexHField adds vertex (r+1, c) then (r, c) as it walks a row).
@@ -61,15 +70,20 @@ struct Field {
         dy(2.0 * size1 / (nrow - 1)) {}
 
   double height(int r, int c) const { return data[r * ncol + c] * size2; }
-  std::array<double, 3> vertex(int r, int c) const { return {c * dx - size0, r * dy - size1, height(r, c)}; }
+  Vec vertex(int r, int c) const { return {c * dx - size0, r * dy - size1, height(r, c)}; }
+  // x and y in cells from the field's corner (fractional), and the column and row of the cell they fall in.
+  double u(double x) const { return (x + size0) / dx; }
+  double v(double y) const { return (y + size1) / dy; }
+  int column(double x) const { return std::clamp(static_cast<int>(std::floor(u(x))), 0, ncol - 2); }
+  int row(double y) const { return std::clamp(static_cast<int>(std::floor(v(y))), 0, nrow - 2); }
 
   // The cells overlapping [x0, x1] x [y0, y1]; false if the box reaches past the field (MuJoCo decides there).
   bool cellsUnder(double x0, double x1, double y0, double y1, int& c0, int& c1, int& r0, int& r1) const {
     if (x0 < -size0 || x1 > size0 || y0 < -size1 || y1 > size1) return false;
-    c0 = std::clamp(static_cast<int>(std::floor((x0 + size0) / dx)), 0, ncol - 2);
-    c1 = std::clamp(static_cast<int>(std::floor((x1 + size0) / dx)), 0, ncol - 2);
-    r0 = std::clamp(static_cast<int>(std::floor((y0 + size1) / dy)), 0, nrow - 2);
-    r1 = std::clamp(static_cast<int>(std::floor((y1 + size1) / dy)), 0, nrow - 2);
+    c0 = column(x0);
+    c1 = column(x1);
+    r0 = row(y0);
+    r1 = row(y1);
     return true;
   }
 
@@ -85,50 +99,30 @@ inline bool isTerrain(const mjModel* m, int hfield) {
   return std::strncmp(m->names + m->name_hfieldadr[hfield], kTerrainPrefix, std::strlen(kTerrainPrefix)) == 0;
 }
 
-// `p` in the frame of heightfield geom g: (p - pos) rotated by the geom's orientation transposed.
-inline std::array<double, 3> toField(const mjData* d, int g, const mjtNum* p) {
-  const mjtNum* pos = d->geom_xpos + 3 * g;
-  const mjtNum* mat = d->geom_xmat + 9 * g;
-  const double v[3] = {p[0] - pos[0], p[1] - pos[1], p[2] - pos[2]};
-  return {mat[0] * v[0] + mat[3] * v[1] + mat[6] * v[2], mat[1] * v[0] + mat[4] * v[1] + mat[7] * v[2],
-          mat[2] * v[0] + mat[5] * v[1] + mat[8] * v[2]};
-}
-
-inline void toWorldDirection(const mjData* d, int g, const double* v, mjtNum* out) {
-  const mjtNum* mat = d->geom_xmat + 9 * g;
-  for (int i = 0; i < 3; ++i) out[i] = mat[3 * i] * v[0] + mat[3 * i + 1] * v[1] + mat[3 * i + 2] * v[2];
-}
-
-using Vec = std::array<double, 3>;
-inline Vec sub(const Vec& a, const Vec& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
-inline double dot(const Vec& a, const Vec& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-inline Vec cross(const Vec& a, const Vec& b) {
-  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
-}
-inline Vec along(const Vec& a, const Vec& direction, double t) {
-  return {a[0] + t * direction[0], a[1] + t * direction[1], a[2] + t * direction[2]};
+// `p` in the frame of heightfield geom g.
+inline Vec toField(const mjData* d, int g, const mjtNum* p) {
+  return orientation(d, g).transpose() * (Eigen::Map<const Vec>(p) - position(d, g));
 }
 
 // The point of triangle (a, b, c) closest to p (Ericson, Real-Time Collision Detection, 5.1.5).
 inline Vec closestOnTriangle(const Vec& p, const Vec& a, const Vec& b, const Vec& c) {
-  const Vec ab = sub(b, a), ac = sub(c, a), ap = sub(p, a);
-  const double d1 = dot(ab, ap), d2 = dot(ac, ap);
+  const Vec ab = b - a, ac = c - a, ap = p - a;
+  const double d1 = ab.dot(ap), d2 = ac.dot(ap);
   if (d1 <= 0 && d2 <= 0) return a;
-  const Vec bp = sub(p, b);
-  const double d3 = dot(ab, bp), d4 = dot(ac, bp);
+  const Vec bp = p - b;
+  const double d3 = ab.dot(bp), d4 = ac.dot(bp);
   if (d3 >= 0 && d4 <= d3) return b;
   const double vc = d1 * d4 - d3 * d2;
-  if (vc <= 0 && d1 >= 0 && d3 <= 0) return along(a, ab, d1 / (d1 - d3));
-  const Vec cp = sub(p, c);
-  const double d5 = dot(ab, cp), d6 = dot(ac, cp);
+  if (vc <= 0 && d1 >= 0 && d3 <= 0) return a + d1 / (d1 - d3) * ab;
+  const Vec cp = p - c;
+  const double d5 = ab.dot(cp), d6 = ac.dot(cp);
   if (d6 >= 0 && d5 <= d6) return c;
   const double vb = d5 * d2 - d1 * d6;
-  if (vb <= 0 && d2 >= 0 && d6 <= 0) return along(a, ac, d2 / (d2 - d6));
+  if (vb <= 0 && d2 >= 0 && d6 <= 0) return a + d2 / (d2 - d6) * ac;
   const double va = d3 * d6 - d5 * d4;
-  if (va <= 0 && d4 - d3 >= 0 && d5 - d6 >= 0) return along(b, sub(c, b), (d4 - d3) / ((d4 - d3) + (d5 - d6)));
+  if (va <= 0 && d4 - d3 >= 0 && d5 - d6 >= 0) return b + (d4 - d3) / ((d4 - d3) + (d5 - d6)) * (c - b);
   const double denominator = 1.0 / (va + vb + vc);
-  const double v = vb * denominator, w = vc * denominator;
-  return {a[0] + ab[0] * v + ac[0] * w, a[1] + ab[1] * v + ac[1] * w, a[2] + ab[2] * v + ac[2] * w};
+  return a + vb * denominator * ab + vc * denominator * ac;
 }
 
 // The two triangles of cell (r, c), counter-clockwise seen from above, so that their normals point up.
@@ -138,17 +132,13 @@ inline std::array<std::array<Vec, 3>, 2> cellTriangles(const Field& field, int r
   return {{{v00, v11, v10}, {v00, v01, v11}}};
 }
 
-inline Vec upwardNormal(const std::array<Vec, 3>& t) {
-  Vec n = cross(sub(t[1], t[0]), sub(t[2], t[0]));
-  const double length = std::sqrt(dot(n, n));
-  return {n[0] / length, n[1] / length, n[2] / length};
-}
+inline Vec upwardNormal(const std::array<Vec, 3>& t) { return (t[1] - t[0]).cross(t[2] - t[0]).normalized(); }
 
-// The surface triangle above (x, y), which lies in cell (r, c).
-inline std::array<Vec, 3> triangleAbove(const Field& field, int r, int c, double x, double y) {
+// The surface triangle above (x, y) of the field.
+inline std::array<Vec, 3> triangleAbove(const Field& field, double x, double y) {
+  const int c = field.column(x), r = field.row(y);
   const auto triangles = cellTriangles(field, r, c);
-  const double u = (x + field.size0) / field.dx - c, v = (y + field.size1) / field.dy - r;
-  return v >= u ? triangles[0] : triangles[1];  // the diagonal u = v splits the cell
+  return field.v(y) - r >= field.u(x) - c ? triangles[0] : triangles[1];  // the diagonal u = v splits the cell
 }
 
 struct Candidate {
@@ -161,11 +151,9 @@ inline int writeContacts(const mjData* d, int g1, const Vec& centre, double radi
   for (int k = 0; k < count; ++k) {
     const Candidate& contact = found[k];
     // MuJoCo's convention: the point midway between the two surfaces, the normal from geom 1 to geom 2.
-    const Vec point = along(centre, contact.normal, -(radius + 0.5 * contact.dist));
-    const mjtNum* pos = d->geom_xpos + 3 * g1;
-    toWorldDirection(d, g1, point.data(), con[k].pos);
-    for (int i = 0; i < 3; ++i) con[k].pos[i] += pos[i];
-    toWorldDirection(d, g1, contact.normal.data(), con[k].normal);
+    const Vec point = centre - (radius + 0.5 * contact.dist) * contact.normal;
+    Eigen::Map<Vec>(con[k].pos) = orientation(d, g1) * point + position(d, g1);
+    Eigen::Map<Vec>(con[k].normal) = orientation(d, g1) * contact.normal;
     con[k].dist = contact.dist;
     mju_zero3(con[k].tangent);
   }
@@ -184,11 +172,9 @@ inline int sphereOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g
   if (centre[2] - reach > field.highestSample(c0, c1, r0, r1)) return 0;
 
   // A centre below the surface is inside a prism: pushed out along the normal of the triangle above it.
-  const int c = std::clamp(static_cast<int>(std::floor((centre[0] + field.size0) / field.dx)), 0, field.ncol - 2);
-  const int r = std::clamp(static_cast<int>(std::floor((centre[1] + field.size1) / field.dy)), 0, field.nrow - 2);
-  const auto above = triangleAbove(field, r, c, centre[0], centre[1]);
+  const auto above = triangleAbove(field, centre[0], centre[1]);
   const Vec up = upwardNormal(above);
-  const double height = dot(sub(centre, above[0]), up);
+  const double height = (centre - above[0]).dot(up);
   if (height < 0) {
     const Candidate inside{height - radius, up};
     return writeContacts(d, g1, centre, radius, &inside, 1, con);
@@ -199,17 +185,16 @@ inline int sphereOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g
   for (int row = r0; row <= r1; ++row) {
     for (int column = c0; column <= c1; ++column) {
       for (const auto& triangle : cellTriangles(field, row, column)) {
-        const Vec offset = sub(centre, closestOnTriangle(centre, triangle[0], triangle[1], triangle[2]));
-        const double distance = std::sqrt(dot(offset, offset));
+        const Vec offset = centre - closestOnTriangle(centre, triangle[0], triangle[1], triangle[2]);
+        const double distance = offset.norm();
         const double dist = distance - radius;
         if (dist >= margin) continue;
         // The centre on the surface itself (a zero-radius sphere): the triangle's normal is the direction.
-        const Vec normal = distance > 1e-12 ? Vec{offset[0] / distance, offset[1] / distance, offset[2] / distance}
-                                            : upwardNormal(triangle);
+        const Vec normal = distance > 1e-12 ? Vec(offset / distance) : upwardNormal(triangle);
         // Keep the deepest contact of each direction, the deepest directions if there are too many.
         int same = -1;
         for (int k = 0; k < count; ++k)
-          if (dot(found[k].normal, normal) > kSameDirection) same = k;
+          if (found[k].normal.dot(normal) > kSameDirection) same = k;
         if (same >= 0) {
           if (dist < found[same].dist) found[same] = {dist, normal};
         } else if (count < kMaxSphereContacts) {
@@ -228,20 +213,15 @@ inline int sphereOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g
 // Half the extent, along each axis of the heightfield's frame, of the box around geom g (MuJoCo's own
 // bounding box for these types; the bounding sphere for the rest).
 inline Vec halfExtent(const mjModel* m, const mjData* d, int g1, int g) {
-  const mjtNum* field = d->geom_xmat + 9 * g1;
-  const mjtNum* geom = d->geom_xmat + 9 * g;
   const mjtNum* size = m->geom_size + 3 * g;
-  // rotation[k][i]: axis i of the geom along axis k of the field.
-  double rotation[3][3];
-  for (int k = 0; k < 3; ++k)
-    for (int i = 0; i < 3; ++i)
-      rotation[k][i] = field[k] * geom[i] + field[3 + k] * geom[3 + i] + field[6 + k] * geom[6 + i];
-  Vec extent{};
+  // rotation(k, i): axis i of the geom along axis k of the field.
+  const Eigen::Matrix3d rotation = orientation(d, g1).transpose() * orientation(d, g);
+  Vec extent;
   for (int k = 0; k < 3; ++k) {
-    const double axial = std::abs(rotation[k][2]);
+    const double axial = std::abs(rotation(k, 2));
     switch (m->geom_type[g]) {
       case mjGEOM_BOX:
-        extent[k] = std::abs(rotation[k][0]) * size[0] + std::abs(rotation[k][1]) * size[1] + axial * size[2];
+        extent[k] = std::abs(rotation(k, 0)) * size[0] + std::abs(rotation(k, 1)) * size[1] + axial * size[2];
         break;
       case mjGEOM_CAPSULE:
         extent[k] = axial * size[1] + size[0];
