@@ -8,7 +8,8 @@ taken within a repetition and the tables give median (min – max) over repetiti
 One "step" is one control step of one env: for rsg_ant / Ant-v5 five MuJoCo steps (frame skip 5), for
 rsg_anymal four (control_dt 0.01 s / simulation_dt 0.0025 s). Steps/s count all envs (batch steps/s x envs).
 Every contender gets the same uniform(-1, 1) action sequence (one seeded array, cycled), steps it and reads the
-observation: ours calls transition(), one step + observe (raw observations, normalize_ob=False, like EnvPool and Gymnasium).
+observation: ours calls transition(), one step + observe (raw observations, normalize_ob=False, like EnvPool and
+Gymnasium).
 
     python benchmarks/versus.py ant        # rsg_ant vs Gymnasium Ant-v5 (Sync/Async) vs EnvPool Ant-v5 (if installed)
     python benchmarks/versus.py anymal     # rsg_anymal vs the same model as a Gymnasium MujocoEnv
@@ -416,8 +417,8 @@ def bench_scaling(args: argparse.Namespace, command: str) -> None:
         rows.append([str(n), str(runs[n]["steps"]), *span([r["steps_per_second"] for r in results]),
                      f"{rss / 1024:,.1f}", f"{rss / n:,.0f}"])
     body = [
-        "rsg_anymal, num_threads 2, transition (step + observe, raw observations); steps/s count all envs. RSS: VmRSS of the "
-        "process after make_vec_env minus before (Python, numpy and the module already imported), median over "
+        "rsg_anymal, num_threads 2, transition (step + observe, raw observations); steps/s count all envs. RSS: VmRSS "
+        "of the process after make_vec_env minus before (Python, numpy and the module already imported), median over "
         f"repetitions. Median of {args.repeats} repetitions (min – max), fresh process per run. Target: 1000 ANYmal "
         "envs well under 1 GB.",
         "",

@@ -98,7 +98,8 @@ def test_same_seed_same_episodes_other_seed_other_ones() -> None:
 def test_kinematic_reward_terms_equal_their_definitions_on_the_simulated_state() -> None:
     # Torque drive, so that the torques term is known exactly: target = nominal + 0.5 * action, applied as torque.
     cfg = flat_cfg(actuator={"model": "torque"}, randomization=REMOVE, push=REMOVE, observation_noise=REMOVE,
-                   penalty_curriculum=REMOVE, commands={"resampling_time": 10.0, "lin_vel_x": [0.4, 0.4], "lin_vel_y": [-0.2, -0.2],
+                   penalty_curriculum=REMOVE,
+                   commands={"resampling_time": 10.0, "lin_vel_x": [0.4, 0.4], "lin_vel_y": [-0.2, -0.2],
                              "yaw_rate": [0.3, 0.3], "standing_below": 0.0})
     coefficients = {name: term["coeff"] for name, term in cfg["environment"]["reward"].items()}
     env = make(cfg, num_envs=1)
