@@ -1,5 +1,6 @@
 // The robot-facing layer over MuJoCo: load a model, read and set the state, drive joints through an
-// Actuation (PD, DC-motor PD, actuator network or direct torque), look up bodies and contacts by name.
+// Actuation (PD, DC-motor PD, actuator network, series-elastic drive or direct torque), look up bodies and
+// contacts by name.
 //
 // One World is one environment's simulation. Worlds built from the same file share one read-only
 // mjModel; each owns its mjData. A World whose env randomizes model parameters (friction, masses) asks
@@ -293,9 +294,9 @@ class World {
   const std::vector<int>& actuatedQpos() const { return actuatedQpos_; }
   const std::vector<int>& actuatedDof() const { return actuatedDof_; }
 
-  // How commands become torques (env/actuation/): TorqueActuation, PdActuation, NetworkActuation, usually
-  // from the cfg with actuationFromConfig. Every model but torque needs each actuator to drive a hinge or
-  // slide joint.
+  // How commands become torques (env/actuation/): TorqueActuation, PdActuation, NetworkActuation,
+  // SeriesElasticActuation, usually from the cfg with actuationFromConfig. Every model but torque needs each
+  // actuator to drive a hinge or slide joint.
   void setActuation(std::unique_ptr<Actuation> actuation) {
     if (actuation == nullptr) throw std::invalid_argument("setActuation needs an actuation");
     if (actuation->actuators() >= 0 && actuation->actuators() != model_->nu)
@@ -346,7 +347,7 @@ class World {
       jointPosition_[i] = actuatedQpos_[i] < 0 ? 0.0 : d->qpos[actuatedQpos_[i]];
       jointVelocity_[i] = actuatedDof_[i] < 0 ? 0.0 : d->qvel[actuatedDof_[i]];
     }
-    if (m->nu > 0) actuation_->compute({command_, velocityTarget_, jointPosition_, jointVelocity_}, torque_);
+    if (m->nu > 0) actuation_->compute({command_, velocityTarget_, jointPosition_, jointVelocity_, m->opt.timestep}, torque_);
     for (int i = 0; i < m->nu; ++i) {
       if (m->actuator_ctrllimited[i])
         torque_[i] = std::clamp(torque_[i], m->actuator_ctrlrange[2 * i], m->actuator_ctrlrange[2 * i + 1]);

@@ -1,5 +1,6 @@
-// The actuator network (env/actuation/ActuatorNetwork.hpp) as a Python object of the _toolkit module, so that
-// tests compare the C++ forward pass with PyTorch's and benchmarks time the exact code the environments run.
+// The actuator network (env/actuation/ActuatorNetwork.hpp) and the stand-in series-elastic drive
+// (SeriesElasticActuation.hpp) as Python objects of the _toolkit module, so that tests compare them with PyTorch's
+// forward pass and with raisimGymTorch/actuator/drive.py, and benchmarks time the exact code the envs run.
 #pragma once
 
 #include <malloc.h>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "actuation/ActuatorNetwork.hpp"
+#include "actuation/SeriesElasticActuation.hpp"
 
 namespace raisim {
 
@@ -67,6 +69,45 @@ inline void bindActuator(pybind11::module_& module) {
             return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / calls;
           },
           py::arg("calls"), "Mean wall time of one step of all joints (for benchmarks).");
+
+  py::class_<SeriesElasticActuation>(module, "SeriesElasticDrive",
+                                     "The stand-in series-elastic drives of one env, as the 'series_elastic' actuator "
+                                     "model runs them (drive.py's default parameters).")
+      .def(py::init([](const Array& kp, const Array& kd, double torque_limit, double saturation_torque,
+                       double no_load_speed, int delay_periods) {
+             try {
+               SeriesElasticParameters parameters;
+               parameters.delayPeriods = delay_periods;
+               return std::make_unique<SeriesElasticActuation>(
+                   Eigen::Map<const Eigen::VectorXd>(kp.data(), kp.size()),
+                   Eigen::Map<const Eigen::VectorXd>(kd.data(), kd.size()),
+                   DcMotorLimit{saturation_torque, torque_limit, no_load_speed}, parameters);
+             } catch (const std::invalid_argument& error) {
+               throw py::value_error(error.what());
+             }
+           }),
+           py::arg("kp"), py::arg("kd"), py::arg("torque_limit"), py::arg("saturation_torque"),
+           py::arg("no_load_speed"), py::arg("delay_periods") = 1)
+      .def("reset", &SeriesElasticActuation::reset, "Starts a new episode: the next step rests the motors.")
+      .def(
+          "torques",
+          [](SeriesElasticActuation& self, const Array& target, const Array& position, const Array& velocity,
+             double timestep) {
+            const auto n = static_cast<py::ssize_t>(self.actuators());
+            for (const Array* array : {&target, &position, &velocity})
+              if (array->ndim() != 1 || array->shape(0) != n)
+                throw py::value_error("target, position and velocity must have shape (" + std::to_string(n) + ",)");
+            const Eigen::VectorXd q = Eigen::Map<const Eigen::VectorXd>(position.data(), n);
+            const Eigen::VectorXd qd = Eigen::Map<const Eigen::VectorXd>(velocity.data(), n);
+            const Eigen::VectorXd command = Eigen::Map<const Eigen::VectorXd>(target.data(), n);
+            Eigen::VectorXd torque(n);
+            self.compute({command, command, q, qd, timestep}, torque);
+            Array out(n);
+            Eigen::Map<Eigen::VectorXd>(out.mutable_data(), n) = torque;
+            return out;
+          },
+          py::arg("target"), py::arg("position"), py::arg("velocity"), py::arg("timestep"),
+          "One physics step of `timestep` s: the mean spring torque (N m) each joint receives over it.");
 }
 
 }  // namespace raisim

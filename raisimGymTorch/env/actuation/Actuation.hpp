@@ -1,6 +1,6 @@
 // How actuator commands become joint torques, behind one interface so that an environment switches drive
-// models by cfg, not by code: direct torque, PD, PD limited by a DC motor's torque-speed line, or an actuator
-// network (NetworkActuation.hpp). World::integrate asks its Actuation for the torques of every physics step.
+// models by cfg, not by code: direct torque, PD, PD limited by a DC motor's torque-speed line, an actuator
+// network (NetworkActuation.hpp) or the stand-in series-elastic drive (SeriesElasticActuation.hpp). World::integrate asks its Actuation for the torques of every physics step.
 #pragma once
 
 #include <Eigen/Core>
@@ -16,12 +16,13 @@ struct ActuatorState {
   const Eigen::VectorXd& velocityTarget;  // used by PD only
   const Eigen::VectorXd& position;        // the driven joint's angle (rad) or displacement (m)
   const Eigen::VectorXd& velocity;
+  double timestep;                        // s, of the physics step about to run (drive models that integrate)
 };
 
 class Actuation {
  public:
   virtual ~Actuation() = default;
-  // The cfg name of the model ("torque", "pd", "dc_motor", "network").
+  // The cfg name of the model ("torque", "pd", "dc_motor", "network", "series_elastic").
   virtual const char* name() const = 0;
   // How many actuators it was made for, or -1 when it fits any number.
   virtual int actuators() const { return -1; }
