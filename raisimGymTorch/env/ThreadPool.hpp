@@ -27,7 +27,7 @@ class ThreadPool {
     workers_.reserve(numThreads - 1);
     for (int t = 0; t + 1 < numThreads; ++t) {
       try {
-        workers_.emplace_back([this, t] { work(t); });
+        workers_.emplace_back([this] { work(); });
       } catch (const std::system_error& error) {
         stopWorkers();
         throw std::runtime_error("could not start thread " + std::to_string(t + 2) + " of num_threads = " +
@@ -45,18 +45,18 @@ class ThreadPool {
 
   int size() const { return numThreads_; }
 
-  // Calls body(i) for i in [0, count), split into numThreads contiguous chunks, and returns when all are
-  // done. The first exception thrown by body is rethrown here after every chunk has finished.
-  // Not reentrant: one call at a time (the binding's per-env lock sees to that).
+  // Calls body(i) for i in [0, count) and returns when all are done. Threads take the next index as they
+  // finish the last, not a fixed share: envs differ in cost (contacts, resets) and so do the cores from moment
+  // to moment, and fixed shares left one thread waiting for the other. The first exception thrown by body is
+  // rethrown here after every thread has finished. Not reentrant: one call at a time (the binding's per-env
+  // lock sees to that).
   template <class Body>
   void run(int count, Body& body) {
     count_ = count;
     context_ = &body;
-    invoke_ = [](void* context, int begin, int end) {
-      Body& function = *static_cast<Body*>(context);
-      for (int i = begin; i < end; ++i) function(i);
-    };
+    invoke_ = [](void* context, int i) { (*static_cast<Body*>(context))(i); };
     failure_ = nullptr;
+    next_.store(0, std::memory_order_relaxed);
     if (!workers_.empty()) {
       pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
       {
@@ -65,7 +65,7 @@ class ThreadPool {
       }
       wake_.notify_all();
     }
-    runChunk(numThreads_ - 1);
+    runShare();
     if (!workers_.empty()) {
       std::unique_lock<std::mutex> lock(mutex_);
       done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
@@ -74,18 +74,18 @@ class ThreadPool {
   }
 
  private:
-  void runChunk(int thread) {
-    const long long begin = static_cast<long long>(count_) * thread / numThreads_;
-    const long long end = static_cast<long long>(count_) * (thread + 1) / numThreads_;
+  void runShare() {
     try {
-      invoke_(context_, static_cast<int>(begin), static_cast<int>(end));
+      for (int i = next_.fetch_add(1, std::memory_order_relaxed); i < count_;
+           i = next_.fetch_add(1, std::memory_order_relaxed))
+        invoke_(context_, i);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!failure_) failure_ = std::current_exception();
     }
   }
 
-  void work(int thread) {
+  void work() {
     unsigned long long seen = 0;
     for (;;) {
       {
@@ -94,7 +94,7 @@ class ThreadPool {
         if (stop_) return;
         seen = generation_;
       }
-      runChunk(thread);
+      runShare();
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         // Under the mutex, so the caller cannot check pending_ and then miss this notification.
         std::lock_guard<std::mutex> lock(mutex_);
@@ -121,10 +121,11 @@ class ThreadPool {
   unsigned long long generation_ = 0;  // guarded by mutex_
   bool stop_ = false;                  // guarded by mutex_
   std::atomic<int> pending_{0};
+  std::atomic<int> next_{0};  // the next index a thread takes
   // The current job, written before generation_ is raised under mutex_, which publishes it to the workers.
   int count_ = 0;
   void* context_ = nullptr;
-  void (*invoke_)(void*, int, int) = nullptr;
+  void (*invoke_)(void*, int) = nullptr;
   std::exception_ptr failure_;
 };
 
