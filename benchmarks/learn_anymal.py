@@ -167,10 +167,13 @@ def benchmark_cfg(source: Path, eval_every: int, **environment: object) -> str:
 
 
 @torch.no_grad()
-def evaluate(checkpoint_path: Path, episodes: int, threads: int) -> Evaluation:
-    """Runs one deterministic episode in each of `episodes` envs, seeded as the trainer's evaluations are."""
+def evaluate(checkpoint_path: Path, episodes: int, threads: int, actuator: dict | None = None) -> Evaluation:
+    """Runs one deterministic episode in each of `episodes` envs, seeded as the trainer's evaluations are; with
+    `actuator`, on that drive model instead of the one the policy trained with."""
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
+    if actuator is not None:
+        config.cfg["environment"]["actuator"] = actuator
     env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=episodes, num_threads=threads,
                        seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
     try:
@@ -212,10 +215,14 @@ def evaluate(checkpoint_path: Path, episodes: int, threads: int) -> Evaluation:
 
 
 @torch.no_grad()
-def evaluate_long(checkpoint_path: Path, episodes: int, seconds: float, threads: int) -> LongWalk:
-    """Runs one deterministic `seconds`-long episode in each of `episodes` envs and measures how straight it walks."""
+def evaluate_long(checkpoint_path: Path, episodes: int, seconds: float, threads: int,
+                  actuator: dict | None = None) -> LongWalk:
+    """Runs one deterministic `seconds`-long episode in each of `episodes` envs and measures how straight it walks
+    (on the drive model `actuator` when given)."""
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
+    if actuator is not None:
+        config.cfg["environment"]["actuator"] = actuator
     config.cfg["environment"]["max_time"] = seconds
     env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=episodes, num_threads=threads,
                        seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
