@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -140,7 +141,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     _refuse_exports(path)
     _check_archive(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # Bytes that happen to open like a pickle of another protocol make torch warn, naming weights_only; the
+            # error below says what is wrong with the file without suggesting to load it unsafely.
+            warnings.simplefilter("ignore", UserWarning)
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch reports corruption as RuntimeError, UnpicklingError, EOFError, …
         message = str(error)
         if "Weights only load failed" in message:

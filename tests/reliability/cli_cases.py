@@ -115,7 +115,8 @@ def make_files(scratch: Path) -> None:
     save_checkpoint(good, scratch / "good.pt")
     data = (scratch / "good.pt").read_bytes()
     (scratch / "empty.pt").write_bytes(b"")
-    (scratch / "random.pt").write_bytes(os.urandom(8192))
+    # Random bytes behind a pickle's opening (protocol 6): what sometimes made torch warn about weights_only.
+    (scratch / "random.pt").write_bytes(b"\x80\x06" + os.urandom(8190))
     (scratch / "truncated.pt").write_bytes(data[: len(data) * 2 // 3])
     bomb = "environment:\n  num_envs: 1\n  a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
         f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9))
