@@ -13,10 +13,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -208,18 +208,26 @@ class Terrain {
                               std::to_string(params_.types - 1));
   }
 
+  // Every parameter, exactly (%.17g round-trips a double). Formatted with snprintf rather than a stream: a stream
+  // crashed here on a machine whose compiler's libstdc++ headers were newer than the library loaded at run time.
   static std::string cacheKey(const TerrainParameters& p, std::uint64_t seed) {
-    std::ostringstream key;
-    key.precision(17);
-    key << seed << ' ' << p.levels << ' ' << p.types << ' ' << p.tileSize << ' ' << p.border << ' '
-        << p.horizontalScale << ' ' << p.verticalScale << ' ';
-    for (double v : p.proportions) key << v << ' ';
-    for (const DifficultyRange& r : {p.slope, p.stepHeight, p.obstacleHeight, p.stoneSize, p.stoneDistance, p.gapSize})
-      key << r.easy << ' ' << r.hard << ' ';
-    key << p.stepWidth << ' ' << p.obstacleMinSize << ' ' << p.obstacleMaxSize << ' ' << p.obstacleCount << ' '
-        << p.roughness << ' ' << p.roughnessScale << ' ' << p.platformSize << ' ' << p.pitDepth << ' '
-        << p.baseThickness << ' ' << p.removePlanes;
-    return key.str();
+    std::string key = std::to_string(seed);
+    auto add = [&key](double value) {
+      char text[32];
+      std::snprintf(text, sizeof(text), " %.17g", value);
+      key += text;
+    };
+    for (double v : {double(p.levels), double(p.types), p.tileSize, p.border, p.horizontalScale, p.verticalScale})
+      add(v);
+    for (double v : p.proportions) add(v);
+    for (const DifficultyRange& r : {p.slope, p.stepHeight, p.obstacleHeight, p.stoneSize, p.stoneDistance, p.gapSize}) {
+      add(r.easy);
+      add(r.hard);
+    }
+    for (double v : {p.stepWidth, p.obstacleMinSize, p.obstacleMaxSize, double(p.obstacleCount), p.roughness,
+                     p.roughnessScale, p.platformSize, p.pitDepth, p.baseThickness, double(p.removePlanes)})
+      add(v);
+    return key;
   }
 
   // Heights of one tile, written into every sample whose position falls inside it.
