@@ -87,7 +87,8 @@ def steps_per_second(resources: Path, cfg: dict, policy: NormalizedPolicy, secon
         steps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             actions = policy(torch.from_numpy(observation)).numpy()
-            observation = env.transition(np.ascontiguousarray(actions, dtype=np.float32), update_statistics=False).observation
+            step = env.transition(np.ascontiguousarray(actions, dtype=np.float32), update_statistics=False)
+            observation = step.observation
             steps += 100
         return steps / (time.perf_counter() - start)
     finally:
@@ -183,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             ratio = rates[:, v] / rates[:, 0]
             forces = foot_forces(folders[v] / MODEL)
             parted = float(np.abs(walking["trajectory"] - baseline["trajectory"]).max())
-            rows.append([name, f"{np.median(rates[:, v]):,.0f}", f"{np.median(ratio):.2f} ({ratio.min():.2f}–{ratio.max():.2f})",
+            rows.append([name, f"{np.median(rates[:, v]):,.0f}",
+                         f"{np.median(ratio):.2f} ({ratio.min():.2f}–{ratio.max():.2f})",
                          f"{standing_height(folders[v], cfg):.4f}", " / ".join(f"{f:.1f}" for f in forces),
                          f"{walking['velocity']:.3f}", f"{100 * walking['falls']:.0f}%", f"{walking['height']:.4f}",
                          f"{parted:.1e}"])

@@ -23,6 +23,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -190,7 +191,7 @@ inline mjModel* compileUrdfWithFloatingBase(const std::string& path) {
   return model;
 }
 
-inline std::shared_ptr<const mjModel> compileModel(const std::string& path, double timestep) {
+inline std::shared_ptr<const mjModel> compileModel(const std::string& path, double timestep, int disableFlags) {
   if (!std::filesystem::is_regular_file(path)) throw ModelFileNotFound("model file not found: '" + path + "'");
   mjModel* model = nullptr;
   if (endsWith(path, ".urdf")) {
@@ -201,21 +202,23 @@ inline std::shared_ptr<const mjModel> compileModel(const std::string& path, doub
     if (model == nullptr) throw std::invalid_argument("MuJoCo rejected model file '" + path + "': " + printableText(error));
   }
   model->opt.timestep = timestep;
+  model->opt.disableflags |= disableFlags;
   return std::shared_ptr<const mjModel>(model, ModelDeleter());
 }
 
 }  // namespace detail
 
-// The model in `path` (MJCF, or URDF given a floating base), with its timestep set to `timestep`.
-// Loaded once per process for each (path, timestep) while any World uses it.
-inline std::shared_ptr<const mjModel> loadModel(const std::string& path, double timestep) {
+// The model in `path` (MJCF, or URDF given a floating base), with its timestep set to `timestep` and MuJoCo's
+// `disableFlags` (mjDSBL_*) added to the file's: for a model the env cannot edit, such as Gymnasium's. Loaded
+// once per process for each (path, timestep, flags) while any World uses it.
+inline std::shared_ptr<const mjModel> loadModel(const std::string& path, double timestep, int disableFlags = 0) {
   static std::mutex mutex;
-  static std::map<std::pair<std::string, double>, std::weak_ptr<const mjModel>> cache;
+  static std::map<std::tuple<std::string, double, int>, std::weak_ptr<const mjModel>> cache;
   std::lock_guard<std::mutex> lock(mutex);
   detail::installMujocoMessageHandlers();
-  auto key = std::make_pair(std::filesystem::absolute(path).lexically_normal().string(), timestep);
+  auto key = std::make_tuple(std::filesystem::absolute(path).lexically_normal().string(), timestep, disableFlags);
   if (auto model = cache[key].lock()) return model;
-  auto model = detail::compileModel(key.first, timestep);
+  auto model = detail::compileModel(std::get<0>(key), timestep, disableFlags);
   cache[key] = model;
   return model;
 }
@@ -347,7 +350,8 @@ class World {
       jointPosition_[i] = actuatedQpos_[i] < 0 ? 0.0 : d->qpos[actuatedQpos_[i]];
       jointVelocity_[i] = actuatedDof_[i] < 0 ? 0.0 : d->qvel[actuatedDof_[i]];
     }
-    if (m->nu > 0) actuation_->compute({command_, velocityTarget_, jointPosition_, jointVelocity_, m->opt.timestep}, torque_);
+    if (m->nu > 0)
+      actuation_->compute({command_, velocityTarget_, jointPosition_, jointVelocity_, m->opt.timestep}, torque_);
     for (int i = 0; i < m->nu; ++i) {
       if (m->actuator_ctrllimited[i])
         torque_[i] = std::clamp(torque_[i], m->actuator_ctrlrange[2 * i], m->actuator_ctrlrange[2 * i + 1]);

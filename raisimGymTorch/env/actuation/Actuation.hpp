@@ -1,6 +1,7 @@
 // How actuator commands become joint torques, behind one interface so that an environment switches drive
 // models by cfg, not by code: direct torque, PD, PD limited by a DC motor's torque-speed line, an actuator
-// network (NetworkActuation.hpp) or the stand-in series-elastic drive (SeriesElasticActuation.hpp). World::integrate asks its Actuation for the torques of every physics step.
+// network (NetworkActuation.hpp) or the stand-in series-elastic drive (SeriesElasticActuation.hpp).
+// World::integrate asks its Actuation for the torques of every physics step.
 #pragma once
 
 #include <Eigen/Core>

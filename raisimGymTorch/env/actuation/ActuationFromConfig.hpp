@@ -63,7 +63,12 @@ inline std::unique_ptr<Actuation> actuationFromConfig(const Config& cfg, const s
   }
   if (model == "series_elastic") {
     if (drive.motor.noLoadSpeed == 0) throw std::invalid_argument("this environment gives no drive limits" + where());
-    return std::make_unique<SeriesElasticActuation>(drive.pGain, drive.dGain, drive.motor, seriesElasticParameters(*block));
+    try {
+      const SeriesElasticParameters parameters = block ? seriesElasticParameters(*block) : SeriesElasticParameters{};
+      return std::make_unique<SeriesElasticActuation>(drive.pGain, drive.dGain, drive.motor, parameters);
+    } catch (const std::invalid_argument& error) {
+      throw std::invalid_argument(error.what() + where());
+    }
   }
   throw std::invalid_argument("unknown actuator model '" + model +
                               "'; the models are torque, pd, dc_motor, network, series_elastic" + where());

@@ -42,7 +42,8 @@ class SeriesElasticActuation final : public Actuation {
   SeriesElasticActuation(Eigen::VectorXd kp, Eigen::VectorXd kd, const DcMotorLimit& motor,
                          const SeriesElasticParameters& parameters = {})
       : kp_(std::move(kp)), kd_(std::move(kd)), motor_(motor), p_(parameters) {
-    if (kp_.size() != kd_.size()) throw std::invalid_argument("a series-elastic drive needs as many d gains as p gains");
+    if (kp_.size() != kd_.size())
+      throw std::invalid_argument("a series-elastic drive needs as many d gains as p gains");
     motor_.check();
     p_.check();
     const Eigen::Index n = kp_.size();
