@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # (script, arguments, extra arguments with --quick): the throughput suite for both envs, then the comparisons,
-# the soak and distributed runs. The extras keep the quick suite near a minute on 2 cores, plus about 45 s for
+# the soak and distributed runs, thread scaling. The extras keep the quick suite near a minute on 2 cores, plus about 45 s for
 # the learning comparison's 4 launches (start-up, not training, is most of that).
 SUITE: list[tuple[str, list[str], list[str]]] = [
     ("throughput.py", ["--env", "rsg_anymal"], []),
@@ -27,6 +27,7 @@ SUITE: list[tuple[str, list[str], list[str]]] = [
     ("soak.py", [], ["--batch-steps", "1000", "--samples", "5"]),
     ("distributed.py", [], ["--repeats", "1"]),
     ("distributed_learning.py", [], []),
+    ("thread_scaling.py", [], []),
 ]
 
 

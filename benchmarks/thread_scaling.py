@@ -8,8 +8,9 @@ to every core of the machine.
   trainer's own steps/s per iteration, and its rollout and update times.
 
     python benchmarks/thread_scaling.py [--threads 1,2,4,8,16] [--device auto|cpu|cuda]
+    python benchmarks/thread_scaling.py --quick    # 1 and 2 threads, tiny sizes: proves the script works
 
-Writes benchmarks/results/thread_scaling.md and docs/thread_scaling.png.
+Writes benchmarks/results/thread_scaling.md and docs/thread_scaling.png (--quick: thread_scaling_quick.md alone).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 from ruamel.yaml import YAML
 
+from common import RESULTS_DIR
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.runner import trainer
 from raisimGymTorch.runner.device import DEVICE_CHOICES, resolve_device
@@ -101,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=3, help="trainer iterations per thread count")
     parser.add_argument("--train-envs", type=int, default=256)
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    parser.add_argument("--markdown", default=str(ROOT / "benchmarks" / "results" / "thread_scaling.md"))
+    parser.add_argument("--markdown", default=None, help="default: thread_scaling[_quick].md in the results folder")
     parser.add_argument("--plot", default=str(ROOT / "docs" / "thread_scaling.png"))
+    parser.add_argument("--quick", action="store_true", help="1 and 2 threads, tiny sizes, no plot (CI)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.threads, args.num_envs, args.seconds, args.iterations, args.train_envs = "1,2", 16, 0.3, 2, 8
+    markdown = Path(args.markdown or RESULTS_DIR / f"thread_scaling{'_quick' if args.quick else ''}.md")
     threads = [int(t) for t in args.threads.split(",")]
     device = str(resolve_device(args.device))  # the trainer takes the name; "auto" resolved once, for the table
 
@@ -119,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[scaling] trainer {count:3d} threads: {training[-1][0]:12,.0f} samples/s (rollout "
                   f"{training[-1][1]:.2f} s, update {training[-1][2]:.2f} s)", flush=True)
 
-    header = ["threads", *[f"{name} steps/s (× 1 thread)" for name in env_rates],
-              f"trainer samples/s (× 1 thread), networks on {device}", "rollout / update per iteration (s)"]
+    header = ["threads", *[f"{name} steps/s (× 1 thread)" for name in env_rates], "trainer samples/s (× 1 thread)",
+              "rollout / update per iteration (s)"]
     rows = []
     for k, count in enumerate(threads):
         cells = [str(count)]
@@ -129,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         cells.append(f"{training[k][0]:,.0f} ({training[k][0] / training[0][0]:.2f})")
         cells.append(f"{training[k][1]:.2f} / {training[k][2]:.2f}")
         rows.append(cells)
-    plot(Path(args.plot), threads, env_rates, [row[0] for row in training])
+    if not args.quick:
+        plot(Path(args.plot), threads, env_rates, [row[0] for row in training])
     lines = [
         "# Thread scaling",
         "",
@@ -138,16 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {cores} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}, "
         f"torch {torch.__version__}. Env: {args.num_envs} envs, transition (step + observe), random actions, "
         f"{args.seconds:g} s per point. Trainer: rsg_anymal's cfg.yaml with {args.train_envs} envs x 400 steps per "
-        f"iteration, median of iterations 1-{args.iterations - 1}. The 1-thread row is this machine's speed.",
+        f"iteration, networks and update on {device}, median of iterations 1-{args.iterations - 1}. The 1-thread row "
+        "is this machine's speed.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
         *["| " + " | ".join(row) + " |" for row in rows],
         "",
     ]
-    Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.markdown).write_text("\n".join(lines))
-    print(f"[scaling] wrote {args.markdown} and {args.plot}", flush=True)
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    markdown.write_text("\n".join(lines))
+    print(f"[scaling] wrote {markdown}" + ("" if args.quick else f" and {args.plot}"), flush=True)
     return 0
 
 

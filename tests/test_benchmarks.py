@@ -113,6 +113,10 @@ EXPECTED: dict[str, list[Table]] = {
         Table("run", ["1 process x 2 threads"] * 2 + ["2 processes x 1 thread (torchrun, gloo)"] * 2,
               ("seed", "wall time"), finite=("reward, first fifth", "reward, last fifth", "evaluation return")),
     ],
+    "thread_scaling_quick.md": [
+        Table("threads", ["1", "2"], ("rsg_anymal steps/s (× 1 thread)", "rsg_ant steps/s (× 1 thread)",
+                                      "trainer samples/s (× 1 thread)", "rollout / update per iteration (s)")),
+    ],
 }
 
 
@@ -164,7 +168,7 @@ def quick_run(tmp_path_factory):
 
 def test_every_script_passes_and_writes_only_to_the_results_dir(quick_run):
     results, stderr = quick_run
-    assert "[run_all] 6 of 6 passed" in stderr
+    assert "[run_all] 7 of 7 passed" in stderr
     assert sorted(path.name for path in results.iterdir()) == sorted(EXPECTED)
     assert (NO_ENVPOOL in stderr) != HAVE_ENVPOOL
 
