@@ -31,6 +31,7 @@ import mujoco
 import numpy as np
 import torch
 
+from common import markdown_table
 from learn_anymal import cpu_model
 from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
 from raisimGymTorch.env.make import import_env_module
@@ -204,9 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "row's speed is this machine's engine speed for the comparison. Walking: the deterministic policy, "
         f"{args.episodes} episodes of 4 s.",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *["| " + " | ".join(row) + " |" for row in rows],
+        markdown_table(header, rows),
         "",
     ]
     Path(args.markdown).write_text("\n".join(lines))

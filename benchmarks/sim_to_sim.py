@@ -29,6 +29,7 @@ import raisimGymTorch  # noqa: F401  (first: it sets OpenMP's wait policy before
 import numpy as np
 
 import learn_anymal
+from common import markdown_table
 from learn_anymal import SHIPPED_CFG, cpu_model, engine_speed, evaluate, evaluate_long
 from raisimGymTorch.actuator.drive import DriveParameters, random_loads, simulate_drive
 from raisimGymTorch.actuator.excitation import excitation_targets
@@ -129,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for title, checkpoint in (("Trained with the actuator network", network_policy),
                               ("Trained with the DC-motor PD (the shipped cfg)", pd_policy)):
         rows = play(checkpoint, network_file, args.episodes, args.long_seconds)
-        sections += [f"## {title}", "", f"`{checkpoint}`", "", "| " + " | ".join(header) + " |",
-                     "|" + "---|" * len(header), *["| " + " | ".join(row) + " |" for row in rows], ""]
+        sections += [f"## {title}", "", f"`{checkpoint}`", "", markdown_table(header, rows), ""]
     lines = [
         "# Sim-to-sim: actuator network -> stand-in series-elastic drive",
         "",

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from ruamel.yaml import YAML
 
-from common import RESULTS_DIR
+from common import RESULTS_DIR, markdown_table
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.runner import trainer
 from raisimGymTorch.runner.device import DEVICE_CHOICES, resolve_device
@@ -148,9 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         f"iteration, networks and update on {device}, median of iterations 1-{args.iterations - 1}. The 1-thread row "
         "is this machine's speed.",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *["| " + " | ".join(row) + " |" for row in rows],
+        markdown_table(header, rows),
         "",
     ]
     markdown.parent.mkdir(parents=True, exist_ok=True)
