@@ -133,6 +133,17 @@ for sign in (1.0, -1.0):
     out["torque_model_joint_angles"].append(env.observe(False)[0, 10:10 + env.num_acts].tolist())
     env.close()
 
+# Drive models built on the robot's motor limit are refused by name where the env gives none (the template's).
+out["without_motor_limit"] = {}
+for model in ("dc_motor", "series_elastic"):
+    cfg = load_cfg(ENVS_DIR / "walker" / "cfg.yaml")
+    cfg["environment"]["actuator"] = {"model": model}
+    try:
+        make_vec_env("walker", cfg, num_envs=1, num_threads=1).close()
+        out["without_motor_limit"][model] = "built"
+    except ValueError as error:
+        out["without_motor_limit"][model] = str(error)
+
 # The planar HalfCheetah, its model read from gymnasium's package: torque actions move its joints, and it trains.
 cfg = load_cfg(ENVS_DIR / "cheetah" / "cfg.yaml")
 out["cheetah"] = {"resources": cfg.get("resources"), "actuator": cfg["environment"]["actuator"]["model"], "angles": []}
@@ -264,6 +275,13 @@ def test_renderers_draw_the_urdf_robot_as_simulated(exercised):
     assert render["frames"] == (3 if render["gl"] else 0), "with OpenGL, the video of a URDF env records"
     if render["gl"]:
         assert render["videos"] >= 1, "the trainer's evaluation filmed the URDF env"
+
+
+@pytest.mark.slow
+def test_drive_models_that_need_a_motor_limit_are_refused_without_one(exercised):
+    assert sorted(exercised["without_motor_limit"]) == ["dc_motor", "series_elastic"]
+    for model, message in exercised["without_motor_limit"].items():
+        assert "this environment gives no DC motor limit (cfg key 'actuator.model'" in message, (model, message)
 
 
 @pytest.mark.slow

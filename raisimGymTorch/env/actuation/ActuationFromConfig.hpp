@@ -47,13 +47,14 @@ inline std::unique_ptr<Actuation> actuationFromConfig(const Config& cfg, const s
   const Config* block = cfg.has("actuator") ? &cfg["actuator"] : nullptr;
   if (block != nullptr) model = (*block)["model"].as<std::string>();
   auto where = [&] { return " (cfg key 'actuator.model' in " + cfg.source() + ")"; };
+  auto motorLimit = [&]() -> const DcMotorLimit& {
+    if (drive.motor.noLoadSpeed == 0) throw std::invalid_argument("this environment gives no DC motor limit" + where());
+    return drive.motor;
+  };
   if (model == "torque") return std::make_unique<TorqueActuation>();
   if (model == "pd" || model == "dc_motor") {
     auto pd = std::make_unique<PdActuation>(drive.pGain, drive.dGain);
-    if (model == "dc_motor") {
-      if (drive.motor.noLoadSpeed == 0) throw std::invalid_argument("this environment gives no DC motor limit" + where());
-      pd->setMotorLimit(drive.motor);
-    }
+    if (model == "dc_motor") pd->setMotorLimit(motorLimit());
     return pd;
   }
   if (model == "network") {
@@ -62,10 +63,10 @@ inline std::unique_ptr<Actuation> actuationFromConfig(const Config& cfg, const s
     return std::make_unique<NetworkActuation>(ActuatorNetwork::load(file.string()), actuators);
   }
   if (model == "series_elastic") {
-    if (drive.motor.noLoadSpeed == 0) throw std::invalid_argument("this environment gives no drive limits" + where());
+    const DcMotorLimit& limit = motorLimit();
     try {
       const SeriesElasticParameters parameters = block ? seriesElasticParameters(*block) : SeriesElasticParameters{};
-      return std::make_unique<SeriesElasticActuation>(drive.pGain, drive.dGain, drive.motor, parameters);
+      return std::make_unique<SeriesElasticActuation>(drive.pGain, drive.dGain, limit, parameters);
     } catch (const std::invalid_argument& error) {
       throw std::invalid_argument(error.what() + where());
     }

@@ -220,7 +220,8 @@ class Terrain {
     for (double v : {double(p.levels), double(p.types), p.tileSize, p.border, p.horizontalScale, p.verticalScale})
       add(v);
     for (double v : p.proportions) add(v);
-    for (const DifficultyRange& r : {p.slope, p.stepHeight, p.obstacleHeight, p.stoneSize, p.stoneDistance, p.gapSize}) {
+    for (const DifficultyRange& r :
+         {p.slope, p.stepHeight, p.obstacleHeight, p.stoneSize, p.stoneDistance, p.gapSize}) {
       add(r.easy);
       add(r.hard);
     }
