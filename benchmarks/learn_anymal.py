@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from ruamel.yaml import YAML
 
+from raisimGymTorch.env.RaisimGymVecEnv import RaisimGymVecEnv
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.io.checkpoint import load_checkpoint
 from raisimGymTorch.io.export import NormalizedPolicy
@@ -166,18 +167,28 @@ def benchmark_cfg(source: Path, eval_every: int, **environment: object) -> str:
     return stream.getvalue()
 
 
-@torch.no_grad()
-def evaluate(checkpoint_path: Path, episodes: int, threads: int, actuator: dict | None = None) -> Evaluation:
-    """Runs one deterministic episode in each of `episodes` envs, seeded as the trainer's evaluations are; with
-    `actuator`, on that drive model instead of the one the policy trained with."""
+def evaluation_run(checkpoint_path: Path, episodes: int, threads: int, actuator: dict | None = None,
+                   max_time: float | None = None) -> tuple[NormalizedPolicy, RaisimGymVecEnv]:
+    """A checkpoint's policy and `episodes` envs of its cfg, seeded as the trainer's evaluations are; `actuator` and
+    `max_time` replace the cfg's drive model and episode length when given."""
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
     if actuator is not None:
         config.cfg["environment"]["actuator"] = actuator
+    if max_time is not None:
+        config.cfg["environment"]["max_time"] = max_time
+    policy = NormalizedPolicy.from_checkpoint(checkpoint)
     env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=episodes, num_threads=threads,
                        seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
+    return policy, env
+
+
+@torch.no_grad()
+def evaluate(checkpoint_path: Path, episodes: int, threads: int, actuator: dict | None = None) -> Evaluation:
+    """Runs one deterministic episode in each of `episodes` envs, seeded as the trainer's evaluations are; with
+    `actuator`, on that drive model instead of the one the policy trained with."""
+    policy, env = evaluation_run(checkpoint_path, episodes, threads, actuator)
     try:
-        policy = NormalizedPolicy.from_checkpoint(checkpoint)
         env.reset()
         up = np.ones(episodes, dtype=bool)
         fell = np.zeros(episodes, dtype=bool)
@@ -219,15 +230,8 @@ def evaluate_long(checkpoint_path: Path, episodes: int, seconds: float, threads:
                   actuator: dict | None = None) -> LongWalk:
     """Runs one deterministic `seconds`-long episode in each of `episodes` envs and measures how straight it walks
     (on the drive model `actuator` when given)."""
-    checkpoint = load_checkpoint(checkpoint_path)
-    config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
-    if actuator is not None:
-        config.cfg["environment"]["actuator"] = actuator
-    config.cfg["environment"]["max_time"] = seconds
-    env = make_vec_env(ENV_NAME, config.cfg, str(checkpoint_path), num_envs=episodes, num_threads=threads,
-                       seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False)
+    policy, env = evaluation_run(checkpoint_path, episodes, threads, actuator, max_time=seconds)
     try:
-        policy = NormalizedPolicy.from_checkpoint(checkpoint)
         env.reset()
         states = [env.wrapper.getState(i)[0] for i in range(episodes)]
         start_x = np.array([qpos[0] for qpos in states])

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import raisimGymTorch  # noqa: F401  (first: it sets OpenMP's wait policy before torch loads libgomp)
 import numpy as np
+from ruamel.yaml import YAML
 
 import learn_anymal
 from common import markdown_table
@@ -65,8 +66,6 @@ def train_policy(folder: Path, cfg: dict, iterations: int) -> Path:
     """Trains with learn_anymal (its table and curve land in `folder`) and returns the last checkpoint."""
     folder.mkdir(parents=True, exist_ok=True)
     cfg_path = folder / "cfg.yaml"
-    from ruamel.yaml import YAML
-
     YAML(typ="safe", pure=True).dump(cfg, cfg_path)
     learn_anymal.main(["--cfg", str(cfg_path), "--iterations", str(iterations), "--minutes", "600", "--run-root",
                        str(folder / "runs"), "--markdown", str(folder / "learn.md"), "--curve",
@@ -119,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         network_policy = train_policy(work / "network", cfg, args.iterations)
     pd_policy = Path(args.pd_policy) if args.pd_policy else train_policy(work / "dc_motor", load_cfg(SHIPPED_CFG),
                                                                        args.iterations)
-    network_file = training_actuator(network_policy).get("file")
-    if training_actuator(network_policy)["model"] != "network" or not network_file:
+    network_actuator = training_actuator(network_policy)
+    network_file = network_actuator.get("file")
+    if network_actuator["model"] != "network" or not network_file:
         raise SystemExit(f"{network_policy} was not trained with an actuator network")
 
     speed = engine_speed()
