@@ -263,6 +263,16 @@ def test_a_height_scan_without_terrain_is_refused_by_name() -> None:
         make(flat_cfg(height_scan={"spacing": 0.1}))
 
 
+def test_a_terrain_border_narrower_than_an_episodes_walk_is_refused_by_name() -> None:
+    # The first default, 5 m: robots told to walk backwards from level 0 for 20 s fell off the heightfield.
+    cfg = load_cfg(ROUGH)
+    cfg["environment"]["terrain"]["border"] = 5.0
+    with pytest.raises(ValueError, match=r"terrain\.border.*20\.0 s x 1\.41 m/s = 28\.3 m.*walk off the terrain"):
+        make(cfg, num_envs=1)
+    cfg["environment"]["max_time"] = 5.0  # shorter episodes fit
+    make(cfg, num_envs=1).close()
+
+
 @pytest.mark.parametrize("key, value, words", [
     ("commands", {"resampling_time": 0, "lin_vel_x": [0, 1], "lin_vel_y": [0, 1], "yaw_rate": [0, 1]},
      "commands.resampling_time"),

@@ -81,6 +81,17 @@ def test_curriculum_starts_low_and_spreads_types(rough: _toolkit.Terrain) -> Non
     assert [c.type for c in envs] == [i // 10 for i in range(40)]
 
 
+def test_curriculum_can_hold_every_env_on_one_level() -> None:
+    terrain = _toolkit.Terrain({"levels": 10, "types": 4}, 0)
+    held = {"min_init_level": 7, "max_init_level": 7, "enabled": False}
+    envs = [_toolkit.TerrainCurriculum(held, terrain, i, 40, seed=1) for i in range(40)]
+    assert {c.level for c in envs} == {7}
+    assert envs[0].update(100.0, 1.0) == _toolkit.CurriculumMove.STAY and envs[0].level == 7
+    band = [_toolkit.TerrainCurriculum({"min_init_level": 4, "max_init_level": 6}, terrain, i, 40, seed=1)
+            for i in range(40)]
+    assert {c.level for c in band} == {4, 5, 6}
+
+
 def test_curriculum_moves_by_legged_gyms_rule() -> None:
     terrain = _toolkit.Terrain({"levels": 4, "types": 1, "tile_size": 8.0}, 0)
     move = _toolkit.CurriculumMove
@@ -107,5 +118,7 @@ def test_bad_curriculum_cfg_names_the_key() -> None:
     terrain = _toolkit.Terrain({"levels": 2, "types": 1}, 0)
     with pytest.raises(ValueError, match=r"curriculum\.max_init_level"):
         _toolkit.TerrainCurriculum({"max_init_level": -1}, terrain, 0, 1)
+    with pytest.raises(ValueError, match=r"curriculum\.min_init_level.*got 2"):
+        _toolkit.TerrainCurriculum({"min_init_level": 2, "max_init_level": 1}, terrain, 0, 1)
     with pytest.raises(ValueError, match="env index 3"):
         _toolkit.TerrainCurriculum({}, terrain, 3, 2)

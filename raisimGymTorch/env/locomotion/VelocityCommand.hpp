@@ -13,6 +13,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -67,6 +68,11 @@ class VelocityCommand {
   // (vx, vy, yaw rate).
   const Eigen::Vector3d& value() const { return value_; }
   double planarSpeed() const { return std::hypot(value_[0], value_[1]); }
+  // The fastest planar command the ranges allow (m/s).
+  double maxPlanarSpeed() const {
+    auto largest = [](const std::uniform_real_distribution<double>& d) { return std::max(-d.a(), d.b()); };
+    return std::hypot(std::max(0.0, largest(vx_)), std::max(0.0, largest(vy_)));
+  }
   double resamplingTime() const { return resamplingTime_; }
 
  private:

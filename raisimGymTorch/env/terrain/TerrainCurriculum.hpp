@@ -2,7 +2,8 @@
 // each episode by legged_gym's rule.
 //
 //   curriculum:
-//     max_init_level: 5   # envs start at a random level in [0, max_init_level]
+//     max_init_level: 5   # envs start at a random level in [min_init_level, max_init_level]
+//     min_init_level: 0   # equal to max_init_level (and enabled: false) holds every env on one level
 //     enabled: true       # false: the level never changes
 // Each env owns its curriculum; update() allocates nothing and touches only this env's state, so envs
 // stepped on different threads need no locks.
@@ -23,7 +24,7 @@ class TerrainCurriculum {
   enum class Move { kStay, kUp, kDown, kRandom };
 
   // Env `envIndex` of `numEnvs` gets type envIndex * types / numEnvs (types spread evenly over the envs,
-  // as legged_gym does) and a random level up to max_init_level.
+  // as legged_gym does) and a random level in [min_init_level, max_init_level].
   TerrainCurriculum(const Config& cfg, const TerrainParameters& terrain, int envIndex, int numEnvs, std::uint64_t seed)
       : levels_(terrain.levels), tileSize_(terrain.tileSize), state_(seed * 0x9E3779B97F4A7C15ull + envIndex + 1) {
     auto bad = [&](const std::string& key, const std::string& why) {
@@ -36,9 +37,13 @@ class TerrainCurriculum {
     maxInitLevel_ = cfg.get<int>("max_init_level", 5);
     if (maxInitLevel_ < 0) bad("max_init_level", "must be >= 0, got " + std::to_string(maxInitLevel_));
     maxInitLevel_ = std::min(maxInitLevel_, levels_ - 1);
+    const int minInitLevel = cfg.get<int>("min_init_level", 0);
+    if (minInitLevel < 0 || minInitLevel > maxInitLevel_)
+      bad("min_init_level", "must be in [0, max_init_level = " + std::to_string(maxInitLevel_) + "], got " +
+                                std::to_string(minInitLevel));
     enabled_ = cfg.get<bool>("enabled", true);
     type_ = static_cast<int>(static_cast<long long>(envIndex) * terrain.types / numEnvs);
-    level_ = randomLevel(maxInitLevel_ + 1);
+    level_ = minInitLevel + randomLevel(maxInitLevel_ - minInitLevel + 1);
   }
 
   int level() const { return level_; }

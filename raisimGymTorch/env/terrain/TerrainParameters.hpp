@@ -4,7 +4,7 @@
 //     levels: 10                 # rows of tiles along x; level l has difficulty l / (levels - 1)
 //     types: 20                  # columns of tiles along y; each column is one tile type
 //     tile_size: 8.0             # m, square tiles
-//     border: 5.0                # m of flat ground around the grid, so that no robot walks off an edge
+//     border: 30.0               # m of flat ground around the grid, so that no robot walks off an edge
 //     horizontal_scale: 0.1      # m between heightfield samples
 //     vertical_scale: 0.005      # m; heights are rounded to multiples of it
 //     proportions: {smooth_slope: 0.1, rough_slope: 0.1, stairs_up: 0.35, stairs_down: 0.25,
@@ -78,7 +78,7 @@ struct TerrainParameters {
   int levels = 10;
   int types = 20;
   double tileSize = 8.0;
-  double border = 5.0;
+  double border = 30.0;
   double horizontalScale = 0.1;
   double verticalScale = 0.005;
   std::array<double, kProportionKeys.size()> proportions = {0.0, 0.0, 0.1, 0.1, 0.35, 0.25, 0.2, 0.0, 0.0};

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -111,6 +112,7 @@ class ENVIRONMENT : public RaisimGymEnv {
     appliedAction_ = Eigen::VectorXf::Zero(kJoints);
     previousJointVelocity_ = Eigen::VectorXd::Zero(kJoints);
     maxTime_ = cfg.get<double>("max_time", 20.0);
+    if (terrain_ != nullptr) requireBorderWiderThanAnEpisodesWalk(cfg);
   }
 
   void init() final {
@@ -266,6 +268,22 @@ class ENVIRONMENT : public RaisimGymEnv {
   const PhysicsRandomization::Draw& physicsDraw() const { return physics_->current(); }
 
  private:
+  // Beyond the heightfield there is nothing to stand on: a robot that walks off it falls for the rest of the episode
+  // without touching anything, which neither ends the episode nor teaches anything. An episode starts within 1 m of
+  // its tile's centre, so the border must hold the farthest walk the commands allow.
+  void requireBorderWiderThanAnEpisodesWalk(const Config& cfg) const {
+    const double walk = maxTime_ * commands_.maxPlanarSpeed();
+    const double room = terrainParameters_->border + 0.5 * terrainParameters_->tileSize - 1.0;
+    if (walk > room) {
+      char why[256];
+      std::snprintf(why, sizeof(why),
+                    "(%.1f m) leaves %.1f m beyond the outer tiles' spawn points, less than max_time x the fastest "
+                    "command (%.1f s x %.2f m/s = %.1f m): robots would walk off the terrain",
+                    terrainParameters_->border, room, maxTime_, commands_.maxPlanarSpeed(), walk);
+      throw std::invalid_argument("cfg key 'terrain.border' " + std::string(why) + " (in " + cfg.source() + ")");
+    }
+  }
+
   // In the order the constructor declares them to rewards_.
   enum Term { kTrackingLinVel, kTrackingYawRate, kLinVelZ, kAngVelXY, kOrientation, kTorques, kJointAcc, kActionRate,
               kCollision, kFeetAirTime };
