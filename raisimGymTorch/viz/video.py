@@ -126,13 +126,38 @@ def set_state(model: Any, data: Any, qpos: np.ndarray, qvel: np.ndarray) -> None
     mujoco.mj_forward(model, data)
 
 
+def subject_extent(model: Any) -> float:
+    """The size (m) to frame: the model's extent, or on a terrain heightfield, whose hundreds of metres would put the
+    camera that far out, the extent of the geoms that are not the world's (the robot)."""
+    import mujoco
+
+    moving = model.geom_bodyid > 0
+    if model.nhfield == 0 or not moving.any():
+        return float(model.stat.extent)
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    radii = model.geom_rbound[moving, None]
+    low = (data.geom_xpos[moving] - radii).min(axis=0)
+    high = (data.geom_xpos[moving] + radii).max(axis=0)
+    return float(min(model.stat.extent, 0.5 * np.linalg.norm(high - low)))
+
+
+def fit_view_to_subject(model: Any) -> float:
+    """Moves the near clipping plane in to 1% of the subject's size (MuJoCo puts it at 1% of the model's extent, 2.6 m
+    on the rough terrain, which cut away the ground in front of a camera near the robot) and returns that size."""
+    extent = subject_extent(model)
+    if extent < model.stat.extent:
+        model.vis.map.znear = min(float(model.vis.map.znear), 0.01 * extent / float(model.stat.extent))
+    return extent
+
+
 def track_root_body(camera: Any, model: Any) -> None:
-    """Points an ``MjvCamera`` at body 1 (a robot's root) from slightly above, at twice the model's extent."""
+    """Points an ``MjvCamera`` at body 1 (a robot's root) from slightly above, at twice the subject's extent."""
     import mujoco
 
     camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
     camera.trackbodyid = 1 if model.nbody > 1 else 0
-    camera.distance = 2.0 * float(model.stat.extent)
+    camera.distance = 2.0 * fit_view_to_subject(model)
     camera.elevation = -20.0
 
 
@@ -160,6 +185,7 @@ class VideoRecorder:
         self.model = as_model(model)
         self.model.vis.global_.offwidth = max(self.model.vis.global_.offwidth, width)
         self.model.vis.global_.offheight = max(self.model.vis.global_.offheight, height)
+        fit_view_to_subject(self.model)
         self.data = mujoco.MjData(self.model)
         self.renderer = mujoco.Renderer(self.model, height, width)
         self.every = max(1, int(every))

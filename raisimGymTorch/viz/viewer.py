@@ -25,6 +25,7 @@ import mujoco
 import numpy as np
 import trimesh
 import viser
+from . import video
 from .model_source import as_model
 
 if TYPE_CHECKING:
@@ -245,7 +246,8 @@ class LiveViewer:
         # In front of the robot and to its right, at a distance proportional to the model's size.
         look_at = np.array([0.0, 0.0, 0.5 * model.stat.center[2]])
         self._server.initial_camera.look_at = tuple(look_at)
-        self._server.initial_camera.position = tuple(look_at + model.stat.extent * np.array([1.1, -1.7, 0.8]))
+        extent = video.subject_extent(model)
+        self._server.initial_camera.position = tuple(look_at + extent * np.array([1.1, -1.7, 0.8]))
         self._root = scene.add_frame("/world", show_axes=False)
         self._body_frames: dict[int, Any] = {}
         self._grounds: list[tuple[Any, np.ndarray]] = []  # re-centred infinite planes and their base position

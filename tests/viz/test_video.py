@@ -114,3 +114,42 @@ def test_a_video_that_cannot_be_written_does_not_stop_training(tmp_path):
     assert report["iteration"] == 2
     assert report["checkpoints"] == ["full_0.pt", "full_1.pt", "full_2.pt"]
     assert sum("cannot write mp4" in line for line in report["lines"]) == 1
+
+
+TERRAIN_SCRIPT = textwrap.dedent("""
+    import json
+    from raisimGymTorch.viz import video
+    if video.select_gl_backend() is None:
+        print(json.dumps({"backend": None, "reason": video.unavailable_reason()}))
+        raise SystemExit
+    from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
+    from raisimGymTorch.viz.model_source import simulated_model
+
+    env = make_vec_env("rsg_anymal_velocity", load_cfg(ENVS_DIR / "rsg_anymal_velocity" / "cfg.yaml"), "cfg.yaml",
+                       num_envs=1, num_threads=1, seed=0, normalize_ob=False)
+    env.reset()
+    recorder = video.VideoRecorder(simulated_model(env), width=320, height=240)
+    recorder.capture(*env.wrapper.getState(0))
+    recorder.renderer.enable_depth_rendering()
+    depth = recorder.renderer.render()
+    import numpy as np
+    qpos, _ = env.wrapper.getState(0)
+    distance = np.linalg.norm(np.mean([c.pos for c in recorder.renderer.scene.camera], axis=0) - qpos[:3])
+    print(json.dumps({"backend": video.select_gl_backend(), "distance": float(distance),
+                      "extent": recorder.model.stat.extent, "frame_std": float(recorder.frames[0].std()),
+                      "nearest_bottom_depth": float(depth[-40:].min()), "farthest_bottom_depth": float(depth[-40:].max())}))
+""")
+
+
+def test_on_terrain_the_camera_frames_the_robot_and_sees_the_ground_before_it():
+    # The terrain makes the model's extent ~260 m, and MuJoCo's near plane (1% of the extent, 2.6 m) cut away the
+    # ground in the lower part of every frame.
+    done = subprocess.run([sys.executable, "-c", TERRAIN_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    if report["backend"] is None:
+        pytest.skip(f"no offscreen OpenGL backend on this machine: {report['reason']}")
+    assert report["extent"] > 100 and 0.5 < report["distance"] < 5.0, report
+    assert report["frame_std"] > 5, "the frame shows something"
+    # The bottom rows look down onto the ground near the robot: every pixel there lies a few metres away.
+    assert 0.5 < report["nearest_bottom_depth"] and report["farthest_bottom_depth"] < 10.0, report
