@@ -269,10 +269,11 @@ def evaluate_long(checkpoint_path: Path, episodes: int, seconds: float, threads:
 
 def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, spacing_s: float,
                 env_name: str = ENV_NAME, edit_cfg: Callable[[dict], dict] | None = None,
-                distance: float = 2.0) -> Path | None:
+                distance: float = 2.0, elevation: float = -12.0) -> Path | None:
     """Films one deterministic episode of the policy and saves `frames` frames `spacing_s` apart as one PNG.
 
-    `edit_cfg` changes the checkpoint's cfg first (e.g. a fixed velocity command); `distance` is the camera's (m).
+    `edit_cfg` changes the checkpoint's cfg first (e.g. a fixed velocity command); `distance` (m) and `elevation`
+    (degrees) place the camera.
     """
     if video.select_gl_backend() is None:
         print(f"[strip] no OpenGL backend ({video.unavailable_reason()}); no frame strip", flush=True)
@@ -287,16 +288,18 @@ def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, 
     recorder = video.VideoRecorder(simulated_model(env), width=400, height=300, shadows=True)
     import mujoco  # after video.select_gl_backend has chosen the GL backend
 
-    side = mujoco.MjvCamera()  # from the robot's right, following the base: legs in profile
+    side = mujoco.MjvCamera()  # from the robot's right at its first heading, following the base: legs in profile
     side.type = mujoco.mjtCamera.mjCAMERA_TRACKING
     side.trackbodyid = 1
-    side.distance, side.azimuth, side.elevation = distance, 90.0, -12.0
+    side.distance, side.azimuth, side.elevation = distance, 90.0, elevation
     recorder.camera = side
     try:
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
         control_dt = float(env.wrapper.getControlTimeStep())
         wanted = {round((start_s + k * spacing_s) / control_dt) for k in range(frames)}
         env.reset()
+        w, x, y, z = env.wrapper.getState(0)[0][3:7]
+        side.azimuth = np.degrees(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))) + 90.0
         with torch.no_grad():
             observation = env.observe(update_statistics=False)
             for step in range(int(env.wrapper.getMaxEpisodeSteps())):

@@ -19,6 +19,7 @@ frame strip docs/anymal_velocity[_flat]_strip.png (with ``_privileged`` after th
 ``--privileged-critic``, which trains with ``privileged_critic: true``).
 
     python benchmarks/learn_anymal_velocity.py [--cfg flat|rough] [--minutes 40] [--samples 20e6] [--privileged-critic]
+    python benchmarks/learn_anymal_velocity.py --cfg rough --device cuda --train-only   # on a machine with a GPU
     python benchmarks/learn_anymal_velocity.py --evaluate-run RUN_DIR   # evaluation only, of an earlier run
 """
 from __future__ import annotations
@@ -52,10 +53,13 @@ CFGS = {"flat": ENVS_DIR / ENV_NAME / "cfg_flat.yaml", "rough": ENVS_DIR / ENV_N
 TARGET_LINEAR_RMS = 0.2  # m/s, issue 14 (flat)
 TARGET_YAW_RMS = 0.2  # rad/s
 TARGET_FALL_RATE = 0.01
+TARGET_TERRAIN_LEVEL = 6  # of 10, within 100M samples (rough)
+TARGET_ROUGH_LINEAR_RMS = 0.3  # m/s, on the levels reached
 # The observation's layout (Environment.hpp): body-frame velocities x2 / x0.25, the command x (2, 2, 0.25).
 LINEAR_VELOCITY, ANGULAR_VELOCITY, COMMAND = slice(0, 3), slice(3, 6), slice(9, 12)
 COMMAND_SCALE = np.array([2.0, 2.0, 0.25])
 STRIP_COMMAND = (0.8, 0.0, 0.3)  # the frame strip's command: forward while turning left
+ROUGH_STRIP_COMMAND = (0.8, 0.0, 0.0)  # on terrain: straight out of a pit of stairs
 
 
 @dataclass
@@ -72,11 +76,18 @@ class Tracking:
     """Mean episode duration (s)."""
 
 
-def evaluation_cfg(cfg: dict, change: str | None = None) -> dict:
-    """The training cfg without pushes; `change` puts one robustness condition in."""
+def evaluation_cfg(cfg: dict, change: str | None = None, level: int | None = None,
+                   terrain_type: str | None = None) -> dict:
+    """The training cfg without pushes; `change` puts one robustness condition in. On terrain, `level` holds every
+    env on that level and `terrain_type` (a key of terrain.proportions) makes every tile of that type."""
     cfg = copy.deepcopy(cfg)
     environment = cfg["environment"]
     environment.pop("push", None)
+    if level is not None:
+        environment["curriculum"] = {**environment.get("curriculum", {}), "min_init_level": level,
+                                     "max_init_level": level, "enabled": False}
+    if terrain_type is not None:
+        environment["terrain"] = {**environment["terrain"], "proportions": {terrain_type: 1.0}}
     if change == "push":
         environment["push"] = {"interval": 5.0, "velocity_x": [0.0, 0.0], "velocity_y": [1.0, 1.0]}
     elif change == "friction":
@@ -87,11 +98,13 @@ def evaluation_cfg(cfg: dict, change: str | None = None) -> dict:
 
 
 @torch.no_grad()
-def evaluate(checkpoint_path: Path, episodes: int, settle: float, threads: int, change: str | None = None) -> Tracking:
-    """One deterministic episode in each of `episodes` envs, seeded as the trainer's evaluations are."""
+def evaluate(checkpoint_path: Path, episodes: int, settle: float, threads: int, change: str | None = None,
+             level: int | None = None) -> Tracking:
+    """One deterministic episode in each of `episodes` envs, seeded as the trainer's evaluations are; on terrain at
+    the cfg's starting levels, or all on `level`."""
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
-    env = make_vec_env(ENV_NAME, evaluation_cfg(config.cfg, change), str(checkpoint_path), num_envs=episodes,
+    env = make_vec_env(ENV_NAME, evaluation_cfg(config.cfg, change, level), str(checkpoint_path), num_envs=episodes,
                        num_threads=threads, seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False, evaluation=True)
     try:
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
@@ -142,29 +155,76 @@ def engine_speeds(seconds: float = 3.0) -> dict[str, float]:
     return speeds
 
 
-def plot_curve(rows: list[tuple[float, int, int, Tracking]], log: TrainingLog | None, title: str, path: Path) -> Path:
+@dataclass
+class TrainingCurve:
+    """A run's TensorBoard scalars, read back from every events file in its folder (a resumed run has several)."""
+
+    minutes: dict[int, float]
+    """Iteration -> training wall minutes (the gaps between a run and its resumption left out)."""
+    scalars: dict[str, list[tuple[int, float]]]
+    """Tag -> (iteration, value)."""
+
+    @classmethod
+    def read(cls, run_dir: Path, tags: tuple[str, ...] = ("Reward/mean_per_step", "Metrics/terrainLevel")
+             ) -> TrainingCurve:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        minutes: dict[int, float] = {}
+        scalars: dict[str, list[tuple[int, float]]] = {tag: [] for tag in tags}
+        earlier = 0.0
+        accumulators = []
+        for events in run_dir.glob("events*"):
+            accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+            accumulator.Reload()
+            if "Reward/mean_per_step" in accumulator.Tags()["scalars"]:
+                accumulators.append(accumulator)
+        accumulators.sort(key=lambda a: a.Scalars("Reward/mean_per_step")[0].wall_time)
+        for accumulator in accumulators:
+            clock = accumulator.Scalars("Reward/mean_per_step")
+            for event in clock:
+                minutes[event.step] = earlier + (event.wall_time - clock[0].wall_time) / 60.0
+            earlier = minutes[clock[-1].step]
+            for tag in tags:
+                if tag in accumulator.Tags()["scalars"]:
+                    scalars[tag] += [(event.step, event.value) for event in accumulator.Scalars(tag)]
+        return cls(minutes, {tag: sorted(values) for tag, values in scalars.items() if values})
+
+    def last(self, tag: str, iterations: int = 20) -> float:
+        """The mean of `tag` over the last `iterations` iterations."""
+        return float(np.mean([value for _, value in self.scalars[tag][-iterations:]]))
+
+
+def plot_curve(rows: list[tuple[float, int, int, Tracking]], curve: TrainingCurve, title: str, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     samples = [row[2] / 1e6 for row in rows]
-    figure, axes = plt.subplots(3, 1, figsize=(7, 8), sharex=True)
+    terrain = curve.scalars.get("Metrics/terrainLevel")
+    figure, axes = plt.subplots(4 if terrain else 3, 1, figsize=(7, 10.5 if terrain else 8), sharex=True)
     axes[0].plot(samples, [row[3].linear_rms for row in rows], "o-", label="vx, vy (m/s)")
     axes[0].plot(samples, [row[3].yaw_rms for row in rows], "s-", label="yaw rate (rad/s)")
-    axes[0].axhline(TARGET_LINEAR_RMS, color="gray", linestyle="--", label="target 0.2")
+    target = TARGET_ROUGH_LINEAR_RMS if terrain else TARGET_LINEAR_RMS
+    axes[0].axhline(target, color="gray", linestyle="--", label=f"target {target}" + (" m/s" if terrain else ""))
     axes[0].set_ylabel("RMS tracking error")
     axes[0].legend(loc="upper right")
     axes[1].plot(samples, [100 * row[3].fall_rate for row in rows], "o-", color="tab:red")
     axes[1].axhline(100 * TARGET_FALL_RATE, color="gray", linestyle="--", label="target < 1%")
     axes[1].set_ylabel("falls (% of 20 s episodes)")
     axes[1].legend(loc="upper right")
-    if log is not None and rows:
-        per_iteration = rows[-1][2] / max(rows[-1][1], 1)
-        axes[2].plot([it[1] * per_iteration / 1e6 for it in log.iterations], [it[2] for it in log.iterations],
-                     color="tab:green", linewidth=1)
+    per_iteration = rows[-1][2] / max(rows[-1][1], 1)
+    reward = curve.scalars["Reward/mean_per_step"]
+    axes[2].plot([it * per_iteration / 1e6 for it, _ in reward], [value for _, value in reward], color="tab:green",
+                 linewidth=1)
     axes[2].set_ylabel("training reward per step")
-    axes[2].set_xlabel("samples (millions)")
+    if terrain:
+        axes[3].plot([it * per_iteration / 1e6 for it, _ in terrain], [value for _, value in terrain],
+                     color="tab:brown", linewidth=1)
+        axes[3].axhline(TARGET_TERRAIN_LEVEL, color="gray", linestyle="--", label=f"target {TARGET_TERRAIN_LEVEL}")
+        axes[3].set_ylabel("mean terrain level (training)")
+        axes[3].legend(loc="upper left")
+    axes[-1].set_xlabel("samples (millions)")
     for axis in axes:
         axis.grid(alpha=0.3)
     figure.suptitle(title)
@@ -188,6 +248,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-root", default="/tmp/learn_anymal_velocity", help="parent of the trainer's run folder")
     parser.add_argument("--evaluate-run", default=None, metavar="RUN_DIR", help="only evaluate an earlier run's checkpoints")
     parser.add_argument("--quiet", action="store_true", help="print only every 10th iteration line")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
+                        help="where the networks and the update run (the envs always step on the CPU)")
+    parser.add_argument("--strip-level", type=int, default=None,
+                        help="rough: the terrain level of the frame strip (default: the level the training reached)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="stop after training; evaluate later, elsewhere, with --evaluate-run")
     parser.add_argument("--privileged-critic", action="store_true",
                         help="train with environment.privileged_critic: true (results in *_privileged files)")
     return parser.parse_args(argv)
@@ -202,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     print("[learn] machine speed (100 envs, 1 thread): " + ", ".join(f"{k} {v:,.0f}/s" for k, v in speeds.items()),
           flush=True)
 
-    log, cpu_seconds, wall_minutes, load = None, float("nan"), float("nan"), "-"
+    cpu_seconds, wall_minutes, load = float("nan"), float("nan"), "-"
     shipped = load_cfg(CFGS[args.cfg])
     per_iteration = (args.num_envs or shipped["environment"]["num_envs"]) * shipped["algorithm"]["steps_per_env"]
     if args.evaluate_run is None:
@@ -210,15 +276,17 @@ def main(argv: list[str] | None = None) -> int:
         run_root.mkdir(parents=True, exist_ok=True)
         cfg_path = run_root / "cfg.yaml"
         overrides = {"privileged_critic": True} if args.privileged_critic else {}
+        if args.num_envs is not None:  # in the run's cfg, so that its checkpoints say how many samples they saw
+            overrides["num_envs"] = args.num_envs
         cfg_path.write_text(benchmark_cfg(CFGS[args.cfg], args.eval_every, **overrides))
         log = TrainingLog(echo=not args.quiet)
         timer = threading.Timer(args.minutes * 60.0, lambda: os.kill(os.getpid(), signal.SIGINT))
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         timer.start()
         try:
-            result = trainer.train(ENV_NAME, cfg_path, run_root=run_root, seed=args.seed, num_envs=args.num_envs,
+            result = trainer.train(ENV_NAME, cfg_path, run_root=run_root, seed=args.seed,
                                    iterations=int(np.ceil(args.samples / per_iteration)), print_function=log,
-                                   device="cpu")
+                                   device=args.device)
         finally:
             timer.cancel()
             log.close()
@@ -232,6 +300,20 @@ def main(argv: list[str] | None = None) -> int:
     else:
         run_dir = Path(args.evaluate_run)
         walls = {int(p.stem.split("_")[1]): float("nan") for p in run_dir.glob("full_*.pt")}
+        if not walls:
+            raise SystemExit(f"--evaluate-run: no checkpoints full_<iteration>.pt in {run_dir}")
+        trained = parse_training_config(load_checkpoint(run_dir / f"full_{max(walls)}.pt")["cfg_text"], str(run_dir))
+        per_iteration = trained.cfg["environment"]["num_envs"] * trained.cfg["algorithm"]["steps_per_env"]
+    if args.train_only:
+        print(f"[learn] trained {max(walls) * per_iteration:,} samples in {wall_minutes:.1f} min; run directory "
+              f"{run_dir}", flush=True)
+        return 0
+    curve_data = TrainingCurve.read(run_dir)
+    if args.evaluate_run is not None:  # a checkpoint is written after its iteration's last logged scalar
+        walls = {iteration: max((m for it, m in curve_data.minutes.items() if it <= iteration), default=float("nan"))
+                 for iteration in walls}
+        wall_minutes = max(curve_data.minutes.values(), default=float("nan"))
+    terrain_level = curve_data.last("Metrics/terrainLevel") if "Metrics/terrainLevel" in curve_data.scalars else None
 
     rows = []
     for iteration in sorted(walls):
@@ -248,28 +330,49 @@ def main(argv: list[str] | None = None) -> int:
     for change, tracking in robustness.items():
         print(f"[learn] robustness, {change}: falls {100 * tracking.fall_rate:.0f}%, vx/vy RMS "
               f"{tracking.linear_rms:.3f} m/s, yaw RMS {tracking.yaw_rms:.3f} rad/s", flush=True)
+    by_level = {}
+    if terrain_level is not None:
+        levels = load_cfg(CFGS[args.cfg])["environment"]["terrain"]["levels"]
+        for level in range(levels):
+            by_level[level] = evaluate(last, args.episodes, args.settle, threads=2, level=level)
+            print(f"[learn] level {level}: vx/vy RMS {by_level[level].linear_rms:.3f} m/s, yaw RMS "
+                  f"{by_level[level].yaw_rms:.3f} rad/s, falls {100 * by_level[level].fall_rate:.0f}%", flush=True)
     strip_path = ROOT / "docs" / f"anymal_velocity{suffix}_strip.png"
-    strip = frame_strip(last, strip_path, frames=8, start_s=3.0, spacing_s=0.3, env_name=ENV_NAME,
-                        edit_cfg=lambda cfg: player.with_fixed_command(evaluation_cfg(cfg), STRIP_COMMAND, "cfg"),
-                        distance=3.0)
-    curve = plot_curve(rows, log, f"{ENV_NAME} ({args.cfg}) from scratch: deterministic policy, {args.episodes} "
-                       "episodes per point", curve_path)
+    # On terrain: out of a pit of stairs (a stairs_down tile seen from its centre), on the level the training envs
+    # reached at the end (or --strip-level); the camera a little higher and farther, so that the steps show.
+    strip_level = args.strip_level if args.strip_level is not None else round(terrain_level or 0)
+    on_terrain = {"level": strip_level, "terrain_type": "stairs_down"} if terrain_level is not None else {}
+    spacing = 0.6 if on_terrain else 0.3
+    strip_command = ROUGH_STRIP_COMMAND if on_terrain else STRIP_COMMAND
+    strip = frame_strip(last, strip_path, frames=8, start_s=2.0 if on_terrain else 3.0, spacing_s=spacing,
+                        env_name=ENV_NAME, edit_cfg=lambda cfg: player.with_fixed_command(
+                            evaluation_cfg(cfg, **on_terrain), strip_command, "cfg"),
+                        distance=3.5 if on_terrain else 3.0, elevation=-20.0 if on_terrain else -12.0)
+    curve = plot_curve(rows, curve_data, f"{ENV_NAME} ({args.cfg}) from scratch: deterministic policy, "
+                       f"{args.episodes} episodes per point", curve_path)
 
     command = "python benchmarks/learn_anymal_velocity.py " + " ".join(sys.argv[1:] if argv is None else argv)
     critic = " and a privileged critic" if args.privileged_critic else ""
+    machine = (f"{cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}, Python {platform.python_version()}."
+               " Machine speed " + ("before training" if args.evaluate_run is None else "at evaluation") +
+               " (100 envs, one thread, random actions): " + ", ".join(f"{k} {v:,.0f} steps/s" for k, v in
+                                                                         speeds.items()) + ".")
+    if args.evaluate_run is None:
+        machine += (f" 1-minute load average during training {load}; this process used "
+                    f"{cpu_seconds / 60 / max(wall_minutes, 1e-9):.2f} cores on average.")
     lines = [f"# Learning: {ENV_NAME} with {CFGS[args.cfg].name}{critic}", "", f"`{command}`", "",
-             f"Machine: {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}, Python "
-             f"{platform.python_version()}. 1-minute load average during training {load}; this process used "
-             f"{cpu_seconds / 60 / max(wall_minutes, 1e-9):.2f} cores on average. Machine speed before training "
-             "(100 envs, one thread, random actions): " + ", ".join(f"{k} {v:,.0f} steps/s" for k, v in speeds.items())
-             + ".", "",
+             ("Machine: " if args.evaluate_run is None else "Evaluated on: ") + machine, "",
              f"Training: {wall_minutes:.1f} wall minutes, {rows[-1][2]:,} samples (one sample = one 0.02 s control "
-             "step).", "",
+             "step)" + ("." if terrain_level is None else f"; mean terrain level of the training envs over the last "
+                        f"20 iterations {terrain_level:.2f} (levels 0-{len(by_level) - 1})."), "",
              f"Evaluation: {args.episodes} deterministic 20 s episodes per checkpoint with random commands (cfg "
-             f"ranges and resampling), observation noise and pushes off, physics randomized as in training; errors "
-             f"over steps at which a robot is up, leaving out {args.settle:.1f} s after each new command. Targets "
-             f"(issue 14, flat): RMS vx/vy <= {TARGET_LINEAR_RMS} m/s, yaw rate <= {TARGET_YAW_RMS} rad/s, falls "
-             f"< {TARGET_FALL_RATE:.0%}, within 20M samples.", "",
+             f"ranges and resampling), observation noise and pushes off, physics randomized as in training"
+             + (", on the cfg's starting levels" if terrain_level is not None else "") + "; errors over steps at "
+             f"which a robot is up, leaving out {args.settle:.1f} s after each new command. "
+             + (f"Targets (issue 14, flat): RMS vx/vy <= {TARGET_LINEAR_RMS} m/s, yaw rate <= {TARGET_YAW_RMS} rad/s, "
+                f"falls < {TARGET_FALL_RATE:.0%}, within 20M samples." if terrain_level is None else
+                f"Targets (issue 14, rough): mean terrain level >= {TARGET_TERRAIN_LEVEL} with RMS vx/vy <= "
+                f"{TARGET_ROUGH_LINEAR_RMS} m/s on the levels reached, within 100M samples."), "",
              "| wall min | iteration | samples | vx/vy RMS (m/s) | yaw rate RMS (rad/s) | falls | mean episode (s) |",
              "|---|---|---|---|---|---|---|"]
     for wall, iteration, samples, tracking in rows:
@@ -281,10 +384,18 @@ def main(argv: list[str] | None = None) -> int:
     for change, tracking in robustness.items():
         lines.append(f"| {names[change]} | {100 * tracking.fall_rate:.0f}% | {tracking.linear_rms:.3f} | "
                      f"{tracking.yaw_rms:.3f} |")
+    if by_level:
+        lines += ["", f"The last policy with every env held on one level (all terrain types, {args.episodes} episodes "
+                  "each):", "", "| level | vx/vy RMS (m/s) | yaw rate RMS (rad/s) | falls | mean episode (s) |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {level} | {t.linear_rms:.3f} | {t.yaw_rms:.3f} | {100 * t.fall_rate:.0f}% | {t.mean_seconds:.1f} |"
+                  for level, t in by_level.items()]
     lines += ["", f"![learning curve]({os.path.relpath(curve, markdown.parent)})", ""]
     if strip is not None:
-        lines += [f"The last policy told to walk {STRIP_COMMAND[0]} m/s forward while turning at {STRIP_COMMAND[2]} "
-                  "rad/s, 0.3 s between frames:", "", f"![frames]({os.path.relpath(strip, markdown.parent)})", ""]
+        where = f" from the bottom of a pit of stairs of level {strip_level}" if on_terrain else ""
+        lines += [f"The last policy told to walk {strip_command[0]} m/s forward while turning at {strip_command[2]} "
+                  f"rad/s{where}, {spacing} s between frames:", "",
+                  f"![frames]({os.path.relpath(strip, markdown.parent)})", ""]
     markdown.parent.mkdir(parents=True, exist_ok=True)
     markdown.write_text("\n".join(lines))
     print(f"[learn] wrote {markdown} and {curve}; run directory {run_dir}", flush=True)
