@@ -291,15 +291,14 @@ def frame_strip(checkpoint_path: Path, path: Path, frames: int, start_s: float, 
     side = mujoco.MjvCamera()  # from the robot's right at its first heading, following the base: legs in profile
     side.type = mujoco.mjtCamera.mjCAMERA_TRACKING
     side.trackbodyid = 1
-    side.distance, side.azimuth, side.elevation = distance, 90.0, elevation
+    side.distance, side.elevation = distance, elevation
     recorder.camera = side
     try:
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
         control_dt = float(env.wrapper.getControlTimeStep())
         wanted = {round((start_s + k * spacing_s) / control_dt) for k in range(frames)}
         env.reset()
-        w, x, y, z = env.wrapper.getState(0)[0][3:7]
-        side.azimuth = np.degrees(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))) + 90.0
+        side.azimuth = np.degrees(yaw_of(env.wrapper.getState(0)[0])) + 90.0
         with torch.no_grad():
             observation = env.observe(update_statistics=False)
             for step in range(int(env.wrapper.getMaxEpisodeSteps())):

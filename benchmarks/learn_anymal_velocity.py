@@ -302,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         walls = {int(p.stem.split("_")[1]): float("nan") for p in run_dir.glob("full_*.pt")}
         if not walls:
             raise SystemExit(f"--evaluate-run: no checkpoints full_<iteration>.pt in {run_dir}")
-        trained = parse_training_config(load_checkpoint(run_dir / f"full_{max(walls)}.pt")["cfg_text"], str(run_dir))
-        per_iteration = trained.cfg["environment"]["num_envs"] * trained.cfg["algorithm"]["steps_per_env"]
+    last = run_dir / f"full_{max(walls)}.pt"
+    trained = parse_training_config(load_checkpoint(last)["cfg_text"], str(last)).cfg
+    per_iteration = trained["environment"]["num_envs"] * trained["algorithm"]["steps_per_env"]
     if args.train_only:
         print(f"[learn] trained {max(walls) * per_iteration:,} samples in {wall_minutes:.1f} min; run directory "
               f"{run_dir}", flush=True)
@@ -324,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[learn] iteration {iteration:4d} ({samples / 1e6:.1f} M samples): vx/vy RMS {tracking.linear_rms:.3f} "
               f"m/s, yaw RMS {tracking.yaw_rms:.3f} rad/s, falls {100 * tracking.fall_rate:.0f}%, "
               f"{tracking.mean_seconds:.1f} s", flush=True)
-    last = run_dir / f"full_{max(walls)}.pt"
     robustness = {change: evaluate(last, args.episodes, args.settle, threads=2, change=change)
                   for change in ("push", "friction", "mass")}
     for change, tracking in robustness.items():
@@ -332,8 +332,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{tracking.linear_rms:.3f} m/s, yaw RMS {tracking.yaw_rms:.3f} rad/s", flush=True)
     by_level = {}
     if terrain_level is not None:
-        levels = load_cfg(CFGS[args.cfg])["environment"]["terrain"]["levels"]
-        for level in range(levels):
+        for level in range(trained["environment"]["terrain"]["levels"]):
             by_level[level] = evaluate(last, args.episodes, args.settle, threads=2, level=level)
             print(f"[learn] level {level}: vx/vy RMS {by_level[level].linear_rms:.3f} m/s, yaw RMS "
                   f"{by_level[level].yaw_rms:.3f} rad/s, falls {100 * by_level[level].fall_rate:.0f}%", flush=True)
