@@ -393,3 +393,19 @@ def test_the_actor_reads_the_head_of_each_row_and_the_critic_the_whole_row() -> 
 def test_a_critic_narrower_than_the_actor_is_refused() -> None:
     with pytest.raises(ValueError, match="the critic reads rows of 2 values, fewer than the actor's observation"):
         PPO(Actor(OBS_DIM, ACTION_DIM, [8]), Critic(2, [8]), num_envs=2, num_transitions_per_env=2, config=PPOConfig())
+
+def test_a_state_dict_with_another_devices_generator_resumes_with_a_stream_derived_from_it() -> None:
+    """A run trained on a GPU machine resumes on a CPU one: a CUDA generator's state is its seed and offset
+    (16 bytes), which a CPU generator cannot take."""
+    ppo = make_ppo(seed=1)
+    state = ppo.state_dict()
+    state["generator"] = torch.tensor([7, 0, 0, 0, 0, 0, 0, 0, 96, 0, 0, 0, 0, 0, 0, 0], dtype=torch.uint8)
+    first, second, third = make_ppo(seed=5), make_ppo(seed=6), make_ppo(seed=5)
+    first.load_state_dict(state)
+    second.load_state_dict(state)
+    third.load_state_dict(dict(state, generator=torch.tensor([8] + [0] * 15, dtype=torch.uint8)))
+
+    obs = torch.randn(ppo.num_envs, OBS_DIM)
+    actions = first.act(obs)
+    assert torch.equal(actions, second.act(obs))  # the derived stream depends on the saved state alone
+    assert not torch.equal(actions, third.act(obs))

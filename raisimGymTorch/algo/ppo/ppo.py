@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -474,11 +475,23 @@ class PPO:
         self.optimizer.load_state_dict(state_dict["optimizer"])
         self.learning_rate = float(state_dict["learning_rate"])
         self._set_optimizer_learning_rate()
-        self.generator.set_state(state_dict["generator"].cpu())
+        self._restore_generator(state_dict["generator"].cpu())
         self.storage.clear()
         self._pending = None
         if self.data_parallel is not None:
             self.data_parallel.broadcast_parameters(self._parameters)
+
+    def _restore_generator(self, state: torch.Tensor) -> None:
+        """Continues the saved generator's stream, or, when it was another device's, starts one derived from it.
+
+        A CPU generator's state (5056 bytes) and a CUDA generator's (seed and offset, 16 bytes) do not convert,
+        and a run trained on a GPU machine must still resume on a CPU one (and the reverse).
+        """
+        try:
+            self.generator.set_state(state)
+        except RuntimeError:
+            digest = hashlib.sha256(state.numpy().tobytes()).digest()
+            self.generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
     def _actor_part(self, rows: torch.Tensor) -> torch.Tensor:
         """The actor's observation: the head of each row (a view; the whole row when the critic sees no more)."""
