@@ -303,8 +303,11 @@ def main(argv: list[str] | None = None) -> int:
         if not walls:
             raise SystemExit(f"--evaluate-run: no checkpoints full_<iteration>.pt in {run_dir}")
     last = run_dir / f"full_{max(walls)}.pt"
-    trained = parse_training_config(load_checkpoint(last)["cfg_text"], str(last)).cfg
-    per_iteration = trained["environment"]["num_envs"] * trained["algorithm"]["steps_per_env"]
+    checkpoint = load_checkpoint(last)
+    trained = parse_training_config(checkpoint["cfg_text"], str(last)).cfg
+    # The checkpoint's own count (files before it existed: the cfg's), as runner.py's --num-envs leaves the cfg as is.
+    envs = checkpoint.get("num_envs", trained["environment"]["num_envs"])
+    per_iteration = envs * trained["algorithm"]["steps_per_env"]
     if args.train_only:
         print(f"[learn] trained {max(walls) * per_iteration:,} samples in {wall_minutes:.1f} min; run directory "
               f"{run_dir}", flush=True)

@@ -106,6 +106,11 @@ class RaisimGymEnv {
     curriculumUpdate();
   }
   virtual void curriculumUpdate() {}
+  // The env's place in a terrain curriculum (-1: it has none). A checkpoint keeps the levels, so that a
+  // resumed run goes on where its robots were rather than starting its curriculum over.
+  virtual int terrainLevel() const { return -1; }
+  // Takes effect at the next reset; an env without a terrain curriculum ignores it.
+  virtual void setTerrainLevel(int level) { static_cast<void>(level); }
   // Releases what the environment holds beyond its members.
   virtual void close() {}
   // Seeds this environment's random generator; VectorizedEnvironment gives env i the seed `seed + i`.

@@ -303,5 +303,21 @@ class RaisimGymVecEnv:
         after a resume), -1 for a caller that does not count (the original API's call)."""
         self.wrapper.curriculumUpdate(int(iteration))
 
+    @property
+    def terrain_levels(self) -> np.ndarray:
+        """Each env's terrain-curriculum level, int32 [num_envs]; -1 where the env has no terrain curriculum."""
+        return np.asarray(self.wrapper.getTerrainLevels(), dtype=np.int32)
+
+    def set_terrain_levels(self, levels: np.ndarray) -> None:
+        """Puts env i on `levels[i]` (clamped to the terrain's levels) from its next reset on.
+
+        Raises:
+            ValueError: `levels` does not hold one level per env.
+        """
+        levels = np.asarray(levels)
+        if levels.shape != (self.num_envs,):
+            raise ValueError(f"terrain levels must have shape ({self.num_envs},), got {levels.shape}")
+        self.wrapper.setTerrainLevels(levels.astype(np.int64).tolist())
+
     def close(self) -> None:
         self.wrapper.close()

@@ -198,6 +198,21 @@ class VectorizedEnvironment {
     for (auto& env : environments_) static_cast<RaisimGymEnv&>(*env).curriculumUpdate(iteration);
   }
 
+  std::vector<int> getTerrainLevels() const {
+    std::vector<int> levels;
+    levels.reserve(environments_.size());
+    for (const auto& env : environments_) levels.push_back(static_cast<const RaisimGymEnv&>(*env).terrainLevel());
+    return levels;
+  }
+
+  void setTerrainLevels(const std::vector<int>& levels) {
+    if (levels.size() != environments_.size())
+      throw std::invalid_argument("setTerrainLevels: " + std::to_string(levels.size()) + " levels for " +
+                                  std::to_string(environments_.size()) + " envs");
+    for (std::size_t i = 0; i < levels.size(); ++i)
+      static_cast<RaisimGymEnv&>(*environments_[i]).setTerrainLevel(levels[i]);
+  }
+
   void close() {
     for (auto& env : environments_) env->close();
   }

@@ -438,6 +438,14 @@ PYBIND11_MODULE(RAISIMGYM_TORCH_ENV_NAME, m) {
       .def("getMaxEpisodeSteps", [](Module& self) { return self.env().getMaxEpisodeSteps(); })
       .def("randomizeEpisodeProgress",
            [](Module& self, int seed) { withLock(self, [&](Vectorized& env) { env.randomizeEpisodeProgress(seed); }); })
+      .def("getTerrainLevels",
+           [](Module& self) { return withLock(self, [](Vectorized& env) { return env.getTerrainLevels(); }); },
+           "Each env's terrain-curriculum level (-1 where the env has no terrain curriculum).")
+      .def("setTerrainLevels",
+           [](Module& self, const std::vector<int>& levels) {
+             withLock(self, [&](Vectorized& env) { env.setTerrainLevels(levels); });
+           },
+           "Puts each env on a level (clamped to the terrain), from its next reset on.")
       .def("canFail", [](Module& self) { return self.env().environment(0).canFail(); })
       .def("getControlTimeStep", [](Module& self) { return self.env().environment(0).getControlTimeStep(); })
       .def("getSimulationTimeStep", [](Module& self) { return self.env().environment(0).getSimulationTimeStep(); });

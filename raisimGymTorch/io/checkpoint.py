@@ -14,6 +14,10 @@ A checkpoint is a plain dict that ``torch.load(weights_only=True)`` accepts:
   scalar), ``normalize_ob``, ``clip_obs``: the observation normalization of the training env. Files written
   before the statistics went float64 hold float32 means and variances; they load the same way (widened), so the
   version stayed 1.
+- ``num_envs`` (optional): the envs the run stepped per iteration, over all ranks, which a ``--num-envs`` override
+  makes differ from ``cfg_text``'s.
+- ``terrain_levels`` (optional, int32 [rank 0's envs]): each training env's terrain-curriculum level, so that a
+  resumed run goes on where its robots were; absent for envs without a terrain curriculum.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from raisimGymTorch.algo.ppo import PPO
@@ -56,7 +61,8 @@ _REQUIRED = {
 }
 
 
-def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: str, cfg_text: str) -> dict[str, Any]:
+def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: str, cfg_text: str,
+                    num_envs: int | None = None) -> dict[str, Any]:
     """Gathers the state of a training run into a checkpoint dict.
 
     Args:
@@ -65,13 +71,15 @@ def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: st
         iteration: Number of PPO updates done so far.
         env_name: Env folder name, e.g. ``rsg_anymal``.
         cfg_text: The run's cfg.yaml text.
+        num_envs: The envs stepped per iteration over all ranks (default: `env`'s).
 
     Returns:
         The checkpoint dict (tensors are copies, so later training does not change it).
     """
     mean, var, count = env.get_statistics()
     state = ppo.state_dict()
-    return {
+    levels = env.terrain_levels
+    checkpoint = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "iteration": int(iteration),
@@ -90,7 +98,11 @@ def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: st
         "obs_count": torch.tensor(count, dtype=torch.float64),
         "normalize_ob": bool(env.normalize_ob),
         "clip_obs": float(env.clip_obs),
+        "num_envs": int(env.num_envs if num_envs is None else num_envs),
     }
+    if levels.size and (levels >= 0).all():
+        checkpoint["terrain_levels"] = torch.from_numpy(levels.copy())
+    return checkpoint
 
 
 def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
@@ -179,6 +191,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     for key in ("obs_mean", "obs_var"):
         if tuple(checkpoint[key].shape) != (width,):
             raise ValueError(f"{path} is damaged: {key} has shape {tuple(checkpoint[key].shape)}, expected ({width},)")
+    levels = checkpoint.get("terrain_levels")
+    if levels is not None and not (isinstance(levels, torch.Tensor) and levels.dim() == 1 and levels.numel() > 0
+                                   and not levels.is_floating_point() and bool((levels >= 0).all())):
+        raise ValueError(f"{path} is damaged: terrain_levels should be a 1-D tensor of levels >= 0, got "
+                         f"{quoted(levels)}")
+    envs = checkpoint.get("num_envs")
+    if envs is not None and (isinstance(envs, bool) or not isinstance(envs, int) or envs < 1):
+        raise ValueError(f"{path} is damaged: num_envs is {quoted(envs)}, but it must be a positive integer")
     _check_values(checkpoint, path)
     return checkpoint
 
@@ -273,7 +293,7 @@ def check_dimensions(checkpoint: Mapping[str, Any], obs_dim: int, action_dim: in
 
 
 def restore_checkpoint(checkpoint: Mapping[str, Any], ppo: PPO, env: RaisimGymVecEnv, path: str | Path) -> int:
-    """Loads a checkpoint into `ppo` and the observation statistics of `env`.
+    """Loads a checkpoint into `ppo`, and the observation statistics and terrain levels of `env`.
 
     Args:
         checkpoint: A dict from `load_checkpoint`.
@@ -297,6 +317,11 @@ def restore_checkpoint(checkpoint: Mapping[str, Any], ppo: PPO, env: RaisimGymVe
                            float(checkpoint["obs_count"]))
     except ValueError as error:
         raise ValueError(f"{path} is damaged: its obs_mean, obs_var or obs_count: {error}") from None
+    levels = checkpoint.get("terrain_levels")
+    if levels is not None and (env.terrain_levels >= 0).all():
+        # Env i of the run goes back to its level; a run resumed with more (or fewer) envs, or on another rank,
+        # repeats the saved levels in order, which keeps their spread.
+        env.set_terrain_levels(np.resize(levels.numpy(), env.num_envs))
     return int(checkpoint["iteration"])
 
 

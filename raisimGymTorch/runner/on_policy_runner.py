@@ -120,6 +120,7 @@ class OnPolicyRunner:
         self.env = make_vec_env(self.env_name, config.cfg, config.source, num_envs=env_count,
                                 num_threads=env_threads, seed=self.seed + self.env_offset)
         self._cleanup.callback(self.env.close)
+        self.total_envs = self.env.num_envs if group.world_size == 1 else total  # what a checkpoint says was stepped
         self._random_start = boolean_setting(config.cfg["environment"].get("random_episode_start", True),
                                              "environment.random_episode_start", config.source)
         self.num_steps = (options.steps_per_iteration or config.ppo.steps_per_env
@@ -224,7 +225,8 @@ class OnPolicyRunner:
         """
         path = Path(path) if path is not None else self.run_dir / f"full_{self.iteration}.pt"
         if self.group.is_main:
-            checkpoint = make_checkpoint(self.ppo, self.env, self.iteration, self.env_name, self.config.text)
+            checkpoint = make_checkpoint(self.ppo, self.env, self.iteration, self.env_name, self.config.text,
+                                         self.total_envs)
             try:
                 save_checkpoint(checkpoint, path)
             except NoRoomError as error:

@@ -130,6 +130,28 @@ def test_a_critic_obs_dim_that_does_not_fit_the_file_is_named(small_env, tmp_pat
         load_checkpoint(path)
 
 
+def test_an_env_without_terrain_saves_no_levels_and_every_file_says_how_many_envs_it_stepped(small_env):
+    env = small_env()
+    saved = make_checkpoint(trained_ppo(env), env, 3, "rsg_anymal", small_cfg_text())
+    assert "terrain_levels" not in saved and saved["num_envs"] == env.num_envs
+    assert make_checkpoint(trained_ppo(env), env, 3, "rsg_anymal", small_cfg_text(), num_envs=64)["num_envs"] == 64
+
+
+@pytest.mark.parametrize("entry, value, words", [
+    ("terrain_levels", torch.tensor([1, -2, 3], dtype=torch.int32), "terrain_levels should be"),
+    ("terrain_levels", torch.tensor([1.0, 2.0]), "terrain_levels should be"),
+    ("terrain_levels", [1, 2], "terrain_levels should be"),
+    ("num_envs", 0, "num_envs is 0"),
+    ("num_envs", "8", "num_envs is '8'"),
+])
+def test_damaged_optional_entries_are_named(small_env, tmp_path, entry, value, words):
+    env = small_env()
+    saved = dict(make_checkpoint(trained_ppo(env), env, 3, "rsg_anymal", small_cfg_text()), **{entry: value})
+    path = save_checkpoint(saved, tmp_path / "full_3.pt")
+    with pytest.raises(ValueError, match=f"{path} is damaged: {words}"):
+        load_checkpoint(path)
+
+
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere/full_5.pt"):
         load_checkpoint(tmp_path / "nowhere" / "full_5.pt")

@@ -29,6 +29,19 @@ def small_flat_cfg(directory: Path, **environment: object) -> Path:
     return path
 
 
+def small_rough_cfg(directory: Path, name: str, **curriculum: object) -> Path:
+    cfg = load_cfg(ENV_DIR / "cfg.yaml")
+    cfg["record_video"] = False
+    cfg["environment"].update({"num_envs": 8, "eval_every_n": 100, "max_time": 1.0})
+    cfg["environment"]["curriculum"].update(curriculum)
+    cfg["architecture"].update({"policy_net": [32, 32], "value_net": [32, 32]})
+    cfg["algorithm"]["steps_per_env"] = 10
+    path = directory / name
+    with path.open("w") as file:
+        YAML(typ="safe", pure=True).dump(cfg, file)
+    return path
+
+
 def script(name: str, *arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ENV_DIR / name), *arguments], capture_output=True, text=True,
                           timeout=600)
@@ -130,3 +143,25 @@ def test_a_privileged_critic_trains_resumes_and_its_policy_plays_on_the_observat
     # ...but its policy, which never sees the critic's values, plays there.
     result, _ = player.play(resumed.last_checkpoint, record_video=False, cfg_path=plain, print_function=lines.append)
     assert len(result.returns) == 1
+
+
+def test_a_resumed_rough_run_puts_its_robots_back_on_the_levels_they_had_reached(tmp_path: Path) -> None:
+    # The curriculum is frozen, so every level stays where the run put it: the first run's random start levels
+    # (0-5) are saved, and the resumed run, whose cfg would start all robots on level 9, must walk on them.
+    def train(cfg: Path, **resume: object) -> tuple[dict, list[str]]:
+        lines: list[str] = []
+        result = trainer.train("rsg_anymal_velocity", cfg, iterations=2 if not resume else 3,
+                               run_root=tmp_path / "runs", eval_envs=1, print_function=lines.append, device="cpu",
+                               **resume)
+        return torch.load(result.last_checkpoint, weights_only=True), lines
+
+    first, _ = train(small_rough_cfg(tmp_path, "first.yaml", enabled=False))
+    levels = first["terrain_levels"]
+    assert first["num_envs"] == 8 and levels.shape == (8,) and levels.max() <= 5 and len(set(levels.tolist())) > 1
+    saved = next((tmp_path / "runs" / "rsg_anymal_velocity").iterdir()) / "full_2.pt"
+
+    on_nine = small_rough_cfg(tmp_path, "resumed.yaml", enabled=False, min_init_level=9, max_init_level=9)
+    resumed, lines = train(on_nine, mode="retrain", weight=saved)
+    assert torch.equal(resumed["terrain_levels"], levels)
+    iteration = next(line for line in lines if line.startswith("iteration"))
+    assert f"terrainLevel {levels.double().mean():.3f}" in iteration, iteration  # the robots walked on them

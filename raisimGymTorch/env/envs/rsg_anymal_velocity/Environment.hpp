@@ -264,7 +264,10 @@ class ENVIRONMENT : public RaisimGymEnv {
 
   // The current command (vx, vy, yaw rate), the terrain level (-1 on flat ground) and the episode's friction.
   const Eigen::Vector3d& command() const { return commands_.value(); }
-  int terrainLevel() const { return curriculum_ ? curriculum_->level() : -1; }
+  int terrainLevel() const final { return curriculum_ ? curriculum_->level() : -1; }
+  void setTerrainLevel(int level) final {
+    if (curriculum_) curriculum_->setLevel(level);
+  }
   const PhysicsRandomization::Draw& physicsDraw() const { return physics_->current(); }
 
  private:
