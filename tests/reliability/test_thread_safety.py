@@ -33,7 +33,8 @@ def closed_call_arguments(n, ob_dim, act_dim, nq, nv, buffers):
         "setObStatistics": (np.zeros(ob_dim), np.ones(ob_dim), 1.0), "getActionBounds": (),
         "getRewardNames": (), "getRewardInfo": (), "getState": (0,), "getMetricNames": (),
         "setState": (0, np.zeros(nq), np.zeros(nv)), "getModelFile": (), "getModelBinary": (), "curriculumUpdate": (3,),
-        "randomizeEpisodeProgress": (1,), "getObDim": (), "getCriticObDim": (),
+        "randomizeEpisodeProgress": (1,), "getTerrainLevels": (), "setTerrainLevels": ([0] * n,),
+        "getObDim": (), "getCriticObDim": (),
         "getActionDim": (), "getNumOfEnvs": (), "getNumThreads": (), "getDivergedResets": (),
         "getMaxEpisodeSteps": (), "canFail": (), "getControlTimeStep": (), "getSimulationTimeStep": (),
     }
@@ -67,6 +68,7 @@ def test_every_method_of_a_closed_vec_env_raises_naming_closed(make_anymal, tmp_
         "get_statistics": lambda: env.get_statistics(),
         "set_statistics": lambda: env.set_statistics(np.zeros(env.num_obs), np.ones(env.num_obs), 1.0),
         "save_scaling": lambda: env.save_scaling(tmp_path, 0), "curriculum_callback": lambda: env.curriculum_callback(),
+        "terrain_levels": lambda: env.terrain_levels, "set_terrain_levels": lambda: env.set_terrain_levels(np.zeros(2)),
     }
     for name, call in calls.items():
         with pytest.raises(RuntimeError, match="closed"):
