@@ -276,15 +276,13 @@ def main(argv: list[str] | None = None) -> int:
         run_root.mkdir(parents=True, exist_ok=True)
         cfg_path = run_root / "cfg.yaml"
         overrides = {"privileged_critic": True} if args.privileged_critic else {}
-        if args.num_envs is not None:  # in the run's cfg, so that its checkpoints say how many samples they saw
-            overrides["num_envs"] = args.num_envs
         cfg_path.write_text(benchmark_cfg(CFGS[args.cfg], args.eval_every, **overrides))
         log = TrainingLog(echo=not args.quiet)
         timer = threading.Timer(args.minutes * 60.0, lambda: os.kill(os.getpid(), signal.SIGINT))
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         timer.start()
         try:
-            result = trainer.train(ENV_NAME, cfg_path, run_root=run_root, seed=args.seed,
+            result = trainer.train(ENV_NAME, cfg_path, run_root=run_root, seed=args.seed, num_envs=args.num_envs,
                                    iterations=int(np.ceil(args.samples / per_iteration)), print_function=log,
                                    device=args.device)
         finally:

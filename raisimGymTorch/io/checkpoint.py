@@ -78,7 +78,6 @@ def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: st
     """
     mean, var, count = env.get_statistics()
     state = ppo.state_dict()
-    levels = env.terrain_levels
     checkpoint = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -100,6 +99,7 @@ def make_checkpoint(ppo: PPO, env: RaisimGymVecEnv, iteration: int, env_name: st
         "clip_obs": float(env.clip_obs),
         "num_envs": int(env.num_envs if num_envs is None else num_envs),
     }
+    levels = env.terrain_levels
     if levels.size and (levels >= 0).all():
         checkpoint["terrain_levels"] = torch.from_numpy(levels.copy())
     return checkpoint
