@@ -58,9 +58,8 @@ def test_gae_with_terminal_mid_rollout_matches_hand_computation():
     values = [[0.5, 0.0], [1.0, 0.0], [1.5, 0.0]]
     dones = [[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]  # env 0 terminates at t = 1
     for t in range(3):
-        zeros = torch.zeros(2, 1)
-        storage.add(zeros, zeros, torch.zeros(2), zeros, torch.tensor(values[t]), torch.tensor(rewards[t]),
-                    torch.tensor(dones[t]))
+        storage.next_slot().values.copy_(torch.tensor(values[t]))
+        storage.complete_slot(torch.tensor(rewards[t]), torch.tensor(dones[t]))
     storage.compute_returns(torch.tensor([2.0, 1.0]), gamma=0.5, lam=0.5)
 
     # env 0: t=2: d = 3 + 0.5*2 - 1.5 = 2.5, A = 2.5
@@ -78,10 +77,10 @@ def test_storage_rejects_overflow_and_early_returns():
     storage = RolloutStorage(num_envs=1, num_transitions_per_env=1, obs_dim=1, action_dim=1)
     with pytest.raises(RuntimeError, match="needs 1 transitions"):
         storage.compute_returns(torch.zeros(1), 0.9, 0.9)
-    row = torch.zeros(1, 1)
-    storage.add(row, row, torch.zeros(1), row, torch.zeros(1), torch.zeros(1), torch.zeros(1))
+    storage.next_slot()
+    storage.complete_slot(torch.zeros(1), torch.zeros(1))
     with pytest.raises(RuntimeError, match="full"):
-        storage.add(row, row, torch.zeros(1), row, torch.zeros(1), torch.zeros(1), torch.zeros(1))
+        storage.next_slot()
 
 
 def test_minibatches_cover_every_transition_once_per_epoch():
@@ -212,6 +211,9 @@ def test_actor_sampling_follows_the_generator():
     a2, logp2 = actor.act(obs, torch.Generator().manual_seed(3))
     a3, _ = actor.act(obs, torch.Generator().manual_seed(4))
     assert torch.equal(a1, a2) and torch.equal(logp1, logp2) and not torch.equal(a1, a3)
+    # The log-probability from the draw's noise is the Gaussian's density of the action.
+    reference = torch.distributions.Normal(actor.act_deterministic(obs), actor.std.expand(4, ACTION_DIM))
+    torch.testing.assert_close(logp1, reference.log_prob(a1).sum(-1))
 
 
 # --- losses -------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from .module import ACTIVATIONS, MLP, Actor, Critic, activation_from_name
 from .ppo import PPO, PPOConfig, gaussian_kl, surrogate_loss, value_loss
-from .storage import Minibatch, RolloutStorage
+from .storage import Minibatch, RolloutStorage, Slot
 
 __all__ = [
     "ACTIVATIONS",
@@ -13,6 +13,7 @@ __all__ = [
     "Minibatch",
     "PPOConfig",
     "RolloutStorage",
+    "Slot",
     "activation_from_name",
     "gaussian_kl",
     "surrogate_loss",

@@ -265,14 +265,15 @@ class PPO:
         self.optimizer = torch.optim.Adam(self._parameters, lr=self.learning_rate)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
-        self._pending: tuple[torch.Tensor, ...] | None = None
+        self._pending = False  # an `act` awaits its `process_step`
         self.data_parallel = data_parallel
         if data_parallel is not None:
             data_parallel.broadcast_parameters(self._parameters)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> torch.Tensor:
-        """Samples actions and remembers what the storage needs until `process_step`.
+        """Samples actions and writes the step's observations, actions, log-probabilities, means and values into the
+        storage's next slot, which `process_step` completes.
 
         Args:
             obs: [N, obs_dim] observation rows (a tensor or array); copied, so the caller may reuse its buffer.
@@ -282,15 +283,22 @@ class PPO:
 
         Raises:
             ValueError: If `obs` has the wrong shape.
-            RuntimeError: If the previous `act` has no matching `process_step`.
+            RuntimeError: If the previous `act` has no matching `process_step`, or the storage is full.
         """
-        if self._pending is not None:
+        if self._pending:
             raise RuntimeError("act() was called twice; call process_step() after each act()")
-        obs = self._tensor(obs, "obs", (self.num_envs, self.obs_dim)).clone()
-        distribution = self.actor.distribution(self._actor_part(obs))
-        actions, log_probs = self.actor.sample(distribution, self.generator)
-        self._pending = (obs, actions, log_probs, distribution.mean, self.critic(obs))
-        return actions.clone()
+        obs = self._tensor(obs, "obs", (self.num_envs, self.obs_dim))
+        # Straight into the storage's next slot, which `process_step` completes: no copies of what was computed.
+        slot = self.storage.next_slot()
+        slot.observations.copy_(obs)
+        mean = self.actor.architecture(self._actor_part(slot.observations))
+        actions, log_probs = self.actor.sample(mean, self.generator)
+        slot.actions.copy_(actions)
+        slot.log_probs.copy_(log_probs)
+        slot.action_means.copy_(mean)
+        slot.values.copy_(self.critic(slot.observations))
+        self._pending = True
+        return actions
 
     @torch.no_grad()
     def bootstrap_timeouts(
@@ -308,18 +316,20 @@ class PPO:
                 of other envs are ignored); may be None when nothing is truncated.
 
         Returns:
-            [N] new reward tensor; `rewards` is not modified.
+            [N] the bootstrapped rewards (`rewards` itself, as a tensor, when nothing is truncated); `rewards` is not
+            modified.
 
         Raises:
             ValueError: If an env is truncated and `final_observations` is None or of the wrong shape.
         """
-        rewards = self._tensor(rewards, "rewards", (self.num_envs,)).clone()
+        rewards = self._tensor(rewards, "rewards", (self.num_envs,))
         truncated = self._tensor(truncated, "truncated", (self.num_envs,), torch.bool)
         if not truncated.any():
             return rewards
         if final_observations is None:
             raise ValueError("final_observations is required when an episode is truncated")
         final = self._tensor(final_observations, "final_observations", (self.num_envs, self.obs_dim))
+        rewards = rewards.clone()
         rewards[truncated] += self.config.gamma * self.critic(final[truncated])
         return rewards
 
@@ -343,14 +353,13 @@ class PPO:
             RuntimeError: Without a preceding `act`, or if the storage is full.
             ValueError: On a wrong shape, or truncation without `final_observations`.
         """
-        if self._pending is None:
+        if not self._pending:
             raise RuntimeError("process_step() needs a preceding act()")
         rewards = self.bootstrap_timeouts(rewards, truncated, final_observations)
         dones = self._tensor(dones, "dones", (self.num_envs,), torch.bool)
-        ended = dones | self._tensor(truncated, "truncated", (self.num_envs,), torch.bool)
-        obs, actions, log_probs, action_means, values = self._pending
-        self.storage.add(obs, actions, log_probs, action_means, values, rewards, ended.float())
-        self._pending = None
+        truncated = self._tensor(truncated, "truncated", (self.num_envs,), torch.bool)
+        self.storage.complete_slot(rewards, dones | truncated)
+        self._pending = False
 
     def update(self, last_obs: torch.Tensor) -> dict[str, float]:
         """Computes returns, runs the epochs of minibatch updates and clears the storage.
@@ -367,7 +376,7 @@ class PPO:
             FloatingPointError: If a loss or gradient norm is NaN or infinite; raised before that optimizer
                 step, so the parameters stay as they were.
         """
-        if self._pending is not None:
+        if self._pending:
             raise RuntimeError("update() was called between act() and process_step()")
         cfg = self.config
         with torch.no_grad():
@@ -477,7 +486,7 @@ class PPO:
         self._set_optimizer_learning_rate()
         self._restore_generator(state_dict["generator"].cpu())
         self.storage.clear()
-        self._pending = None
+        self._pending = False
         if self.data_parallel is not None:
             self.data_parallel.broadcast_parameters(self._parameters)
 

@@ -20,12 +20,23 @@ class Minibatch(NamedTuple):
     advantages: torch.Tensor
 
 
+class Slot(NamedTuple):
+    """Views of one step's row of the storage, written by the policy when it acts."""
+
+    observations: torch.Tensor
+    actions: torch.Tensor
+    log_probs: torch.Tensor
+    action_means: torch.Tensor
+    values: torch.Tensor
+
+
 class RolloutStorage:
     """Preallocated [T, N, ...] tensors for T transitions of N environments.
 
-    A stored `done` is true if the episode ended at that step for any reason. Time-outs are bootstrapped
-    by the caller before `add` (their reward already includes gamma * V(final observation)), so a done
-    always cuts the return here.
+    A step is stored in two parts: what the policy computed when it acted (`next_slot`, written in place), then
+    the env's reward and done (`complete_slot`). A stored `done` is true if the episode ended at that step for any
+    reason. Time-outs are bootstrapped by the caller before `complete_slot` (their reward already includes
+    gamma * V(final observation)), so a done always cuts the return here.
     """
 
     def __init__(
@@ -69,26 +80,8 @@ class RolloutStorage:
         """Whether all T transitions have been added."""
         return self.step == self.num_transitions_per_env
 
-    def add(
-        self,
-        observations: torch.Tensor,
-        actions: torch.Tensor,
-        log_probs: torch.Tensor,
-        action_means: torch.Tensor,
-        values: torch.Tensor,
-        rewards: torch.Tensor,
-        dones: torch.Tensor,
-    ) -> None:
-        """Copies one step of all environments into the next free slot.
-
-        Args:
-            observations: [N, obs_dim] observations the actions were taken in.
-            actions: [N, action_dim] sampled actions.
-            log_probs: [N] log-probabilities of the actions at sampling time.
-            action_means: [N, action_dim] policy means at sampling time.
-            values: [N] critic values at sampling time.
-            rewards: [N] rewards, time-outs already bootstrapped.
-            dones: [N] true (or 1) where the episode ended at this step.
+    def next_slot(self) -> Slot:
+        """Views of the next free step's row, to be written in place before `complete_slot`.
 
         Raises:
             RuntimeError: If the storage is already full.
@@ -98,17 +91,22 @@ class RolloutStorage:
                 f"RolloutStorage is full ({self.num_transitions_per_env} transitions); call clear() after the update"
             )
         t = self.step
-        self.observations[t].copy_(observations)
-        self.actions[t].copy_(actions)
-        self.log_probs[t].copy_(log_probs)
-        self.action_means[t].copy_(action_means)
-        self.values[t].copy_(values)
+        return Slot(self.observations[t], self.actions[t], self.log_probs[t], self.action_means[t], self.values[t])
+
+    def complete_slot(self, rewards: torch.Tensor, dones: torch.Tensor) -> None:
+        """Stores the rewards and dones of the row `next_slot` gave and moves on to the next step.
+
+        Args:
+            rewards: [N] rewards, time-outs already bootstrapped.
+            dones: [N] true (or 1) where the episode ended at this step.
+        """
+        t = self.step
         self.rewards[t].copy_(rewards)
         self.dones[t].copy_(dones)
         self.step += 1
 
     def clear(self) -> None:
-        """Marks the storage empty; the next `add` writes slot 0."""
+        """Marks the storage empty; the next `next_slot` is step 0's."""
         self.step = 0
 
     def compute_returns(self, last_values: torch.Tensor, gamma: float, lam: float) -> None:
