@@ -14,8 +14,9 @@ from torch import nn
 
 from raisimGymTorch.messages import quoted
 
+from .gradient_workers import GradientWorkers, MinibatchLosses
 from .module import ACTIVATIONS, Actor, Critic
-from .storage import RolloutStorage
+from .storage import Minibatch, RolloutStorage
 
 
 @dataclass
@@ -387,48 +388,38 @@ class PPO:
 
         totals = {"surrogate_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "kl": 0.0}
         batches = self.storage.minibatches(cfg.num_mini_batches, cfg.num_learning_epochs, self.generator)
-        for index, batch in enumerate(batches):
-            distribution = self.actor.distribution(self._actor_part(batch.observations))
-            log_probs = distribution.log_prob(batch.actions).sum(-1)
-            entropy = distribution.entropy().sum(-1).mean()
-            ratio = torch.exp(log_probs - batch.log_probs)
-            surrogate = surrogate_loss(ratio, batch.advantages, cfg.clip_param)
-            values = self.critic(batch.observations)
-            value = value_loss(values, batch.values, batch.returns, cfg.clip_param, cfg.use_clipped_value_loss)
-            loss = surrogate + cfg.value_loss_coef * value - cfg.entropy_coef * entropy
-            where = f"epoch {index // cfg.num_mini_batches}, minibatch {index % cfg.num_mini_batches}"
-            finite = bool(torch.isfinite(loss))
-            if not finite and self.data_parallel is None:
-                raise FloatingPointError(self._non_finite_message(loss, surrogate, value, entropy, where))
-            with torch.no_grad():
-                kl = gaussian_kl(batch.action_means, old_std, distribution.mean, distribution.stddev).mean().item()
+        with GradientWorkers(self.device) as workers:
+            for index, batch in enumerate(batches):
+                where = f"epoch {index // cfg.num_mini_batches}, minibatch {index % cfg.num_mini_batches}"
+                losses = workers.gradients(self._minibatch_losses, batch, old_std, self._parameters)
+                if not losses.finite and self.data_parallel is None:
+                    raise FloatingPointError(self._non_finite_message(losses, where))
+                kl = losses.kl
+                if self.data_parallel is not None:
+                    # One all-reduce per minibatch: the gradients, the KL (so that the learning rate stays the same
+                    # on every rank) and the share of data whose loss was not finite (so that all ranks stop
+                    # together).
+                    extras = self.data_parallel.average_gradients(self._parameters,
+                                                                  torch.tensor([kl, float(not losses.finite)]))
+                    kl = extras[0].item()
+                    if extras[1].item() > 0.0:
+                        self.optimizer.zero_grad()
+                        raise FloatingPointError(
+                            self._non_finite_message(losses, where) if not losses.finite else
+                            f"non-finite loss on another rank at {where}; parameters were not updated")
+                if cfg.learning_rate_schedule == "adaptive":
+                    self._adapt_learning_rate(kl)
 
-            self.optimizer.zero_grad()
-            if finite:
-                loss.backward()
-            if self.data_parallel is not None:
-                # One all-reduce per minibatch: the gradients, the KL (so that the learning rate stays the same on
-                # every rank) and the share of data whose loss was not finite (so that all ranks stop together).
-                extras = self.data_parallel.average_gradients(self._parameters, torch.tensor([kl, float(not finite)]))
-                kl = extras[0].item()
-                if extras[1].item() > 0.0:
+                grad_norm = nn.utils.clip_grad_norm_(self._parameters, cfg.max_grad_norm)
+                if not torch.isfinite(grad_norm):
                     self.optimizer.zero_grad()
-                    raise FloatingPointError(
-                        self._non_finite_message(loss, surrogate, value, entropy, where) if not finite else
-                        f"non-finite loss on another rank at {where}; parameters were not updated")
-            if cfg.learning_rate_schedule == "adaptive":
-                self._adapt_learning_rate(kl)
+                    raise FloatingPointError(f"non-finite gradient norm at {where}; parameters were not updated")
+                self.optimizer.step()
 
-            grad_norm = nn.utils.clip_grad_norm_(self._parameters, cfg.max_grad_norm)
-            if not torch.isfinite(grad_norm):
-                self.optimizer.zero_grad()
-                raise FloatingPointError(f"non-finite gradient norm at {where}; parameters were not updated")
-            self.optimizer.step()
-
-            totals["surrogate_loss"] += surrogate.item()
-            totals["value_loss"] += value.item()
-            totals["entropy"] += entropy.item()
-            totals["kl"] += kl
+                totals["surrogate_loss"] += losses.surrogate
+                totals["value_loss"] += losses.value
+                totals["entropy"] += losses.entropy
+                totals["kl"] += kl
 
         self.storage.clear()
         self.actor.enforce_minimum_std(cfg.min_std)
@@ -438,11 +429,26 @@ class PPO:
         stats["mean_std"] = self.actor.std.mean().item()
         return stats
 
+    def _minibatch_losses(self, batch: Minibatch, old_std: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The total loss of `batch` (with its graph), then its surrogate, value and entropy parts and the mean KL
+        from the rollout's policy (without)."""
+        cfg = self.config
+        distribution = self.actor.distribution(self._actor_part(batch.observations))
+        log_probs = distribution.log_prob(batch.actions).sum(-1)
+        entropy = distribution.entropy().sum(-1).mean()
+        ratio = torch.exp(log_probs - batch.log_probs)
+        surrogate = surrogate_loss(ratio, batch.advantages, cfg.clip_param)
+        values = self.critic(batch.observations)
+        value = value_loss(values, batch.values, batch.returns, cfg.clip_param, cfg.use_clipped_value_loss)
+        loss = surrogate + cfg.value_loss_coef * value - cfg.entropy_coef * entropy
+        with torch.no_grad():
+            kl = gaussian_kl(batch.action_means, old_std, distribution.mean, distribution.stddev).mean()
+        return loss, surrogate.detach(), value.detach(), entropy.detach(), kl
+
     @staticmethod
-    def _non_finite_message(loss: torch.Tensor, surrogate: torch.Tensor, value: torch.Tensor, entropy: torch.Tensor,
-                            where: str) -> str:
-        return (f"non-finite loss {loss.item()} (surrogate {surrogate.item()}, value {value.item()}, "
-                f"entropy {entropy.item()}) at {where}; parameters were not updated. "
+    def _non_finite_message(losses: MinibatchLosses, where: str) -> str:
+        return (f"non-finite loss {losses.loss} (surrogate {losses.surrogate}, value {losses.value}, "
+                f"entropy {losses.entropy}) at {where}; parameters were not updated. "
                 "Look for NaN or infinite rewards and observations.")
 
     def _adapt_learning_rate(self, kl: float) -> None:
