@@ -57,8 +57,9 @@ def test_gae_with_terminal_mid_rollout_matches_hand_computation():
     rewards = [[1.0, 0.0], [2.0, 0.0], [3.0, 1.0]]
     values = [[0.5, 0.0], [1.0, 0.0], [1.5, 0.0]]
     dones = [[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]  # env 0 terminates at t = 1
+    storage.values.copy_(torch.tensor(values))
     for t in range(3):
-        storage.next_slot().values.copy_(torch.tensor(values[t]))
+        storage.next_slot()
         storage.complete_slot(torch.tensor(rewards[t]), torch.tensor(dones[t]))
     storage.compute_returns(torch.tensor([2.0, 1.0]), gamma=0.5, lam=0.5)
 
@@ -364,10 +365,19 @@ def test_state_dict_round_trip_restores_actions_and_learning_rate():
     assert restored.optimizer.param_groups[0]["lr"] == ppo.learning_rate
     obs = torch.randn(ppo.num_envs, OBS_DIM)
     assert torch.equal(ppo.act(obs), restored.act(obs))
-    reward = torch.ones(ppo.num_envs)
-    for agent in (ppo, restored):
-        agent.process_step(reward, torch.zeros(ppo.num_envs), torch.zeros(ppo.num_envs))
-    assert torch.equal(ppo.storage.values[0], restored.storage.values[0])
+    assert torch.equal(ppo.critic(obs), restored.critic(obs))
+
+
+def test_the_rollouts_values_are_the_critics_before_the_update():
+    ppo = make_ppo(seed=1)
+    ppo.VALUE_ROWS = 7  # 20 rows in passes of 7, 7 and 6
+    last_obs, _ = collect(ppo, reward_near_target)
+    critic_at_sampling = copy.deepcopy(ppo.critic)
+    ppo.update(last_obs)
+    with torch.no_grad():
+        expected = critic_at_sampling(ppo.storage.observations.flatten(0, 1)).view_as(ppo.storage.values)
+    torch.testing.assert_close(ppo.storage.values, expected)
+    assert not torch.equal(ppo.critic(ppo.storage.observations[0]), expected[0])  # the update moved the critic
 
 
 def test_the_actor_reads_the_head_of_each_row_and_the_critic_the_whole_row() -> None:

@@ -219,6 +219,8 @@ class PPO:
     LR_ADAPT_FACTOR = 1.2
     MIN_LEARNING_RATE = 1e-5
     MAX_LEARNING_RATE = 1e-2
+    VALUE_ROWS = 16384
+    """Rows per critic pass when the update computes the rollout's values (bounds the activations' memory)."""
 
     def __init__(
         self,
@@ -273,8 +275,9 @@ class PPO:
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> torch.Tensor:
-        """Samples actions and writes the step's observations, actions, log-probabilities, means and values into the
-        storage's next slot, which `process_step` completes.
+        """Samples actions and writes the step's observations, actions, log-probabilities and means into the
+        storage's next slot, which `process_step` completes. (The critic's values of the rollout are computed in
+        one pass when it is full, see `update`.)
 
         Args:
             obs: [N, obs_dim] observation rows (a tensor or array); copied, so the caller may reuse its buffer.
@@ -297,7 +300,6 @@ class PPO:
         slot.actions.copy_(actions)
         slot.log_probs.copy_(log_probs)
         slot.action_means.copy_(mean)
-        slot.values.copy_(self.critic(slot.observations))
         self._pending = True
         return actions
 
@@ -381,6 +383,7 @@ class PPO:
             raise RuntimeError("update() was called between act() and process_step()")
         cfg = self.config
         with torch.no_grad():
+            self._store_values()
             last_values = self.critic(self._tensor(last_obs, "last_obs", (self.num_envs, self.obs_dim)))
         self.storage.compute_returns(last_values, cfg.gamma, cfg.lam)
         # The std is state-independent and changes only here, so the rollout's std is the current one.
@@ -428,6 +431,17 @@ class PPO:
         stats["learning_rate"] = self.learning_rate
         stats["mean_std"] = self.actor.std.mean().item()
         return stats
+
+    def _store_values(self) -> None:
+        """The critic's values of the whole rollout, in passes of up to VALUE_ROWS rows.
+
+        The critic does not change while a rollout is collected, so these are the values at sampling time. One pass
+        per step cost more: it ran in caches that the envs' step had just filled with physics.
+        """
+        storage = self.storage
+        rows, values = storage.observations.flatten(0, 1), storage.values.view(-1)
+        for start in range(0, rows.shape[0], self.VALUE_ROWS):
+            values[start:start + self.VALUE_ROWS] = self.critic(rows[start:start + self.VALUE_ROWS])
 
     def _minibatch_losses(self, batch: Minibatch, old_std: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The total loss of `batch` (with its graph), then its surrogate, value and entropy parts and the mean KL

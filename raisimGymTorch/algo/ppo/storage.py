@@ -27,14 +27,14 @@ class Slot(NamedTuple):
     actions: torch.Tensor
     log_probs: torch.Tensor
     action_means: torch.Tensor
-    values: torch.Tensor
 
 
 class RolloutStorage:
     """Preallocated [T, N, ...] tensors for T transitions of N environments.
 
     A step is stored in two parts: what the policy computed when it acted (`next_slot`, written in place), then
-    the env's reward and done (`complete_slot`). A stored `done` is true if the episode ended at that step for any
+    the env's reward and done (`complete_slot`). The critic's `values` of the stored observations are written
+    whole, by whoever fills the storage, before `compute_returns`. A stored `done` is true if the episode ended at that step for any
     reason. Time-outs are bootstrapped by the caller before `complete_slot` (their reward already includes
     gamma * V(final observation)), so a done always cuts the return here.
     """
@@ -91,7 +91,7 @@ class RolloutStorage:
                 f"RolloutStorage is full ({self.num_transitions_per_env} transitions); call clear() after the update"
             )
         t = self.step
-        return Slot(self.observations[t], self.actions[t], self.log_probs[t], self.action_means[t], self.values[t])
+        return Slot(self.observations[t], self.actions[t], self.log_probs[t], self.action_means[t])
 
     def complete_slot(self, rewards: torch.Tensor, dones: torch.Tensor) -> None:
         """Stores the rewards and dones of the row `next_slot` gave and moves on to the next step.
