@@ -6,8 +6,8 @@ few iterations of the trainer's loop, timing its parts apart:
 * env: the vectorized C++ step and observe (all cores, no Python inside);
 * inference: the policy's forward pass and sampling for every step, plus moving observations and actions between
   the CPU and the learner's device;
-* storage: what PPO keeps per step (values, log-probabilities);
-* update: GAE and the PPO epochs.
+* storage: what PPO keeps per step (rewards, dones, the bootstrap of time-outs);
+* update: the critic's values of the rollout, GAE and the PPO epochs.
 
 With ``--device cuda`` (a machine with a GPU) it also checks the CUDA path end to end: the checkpoint written from
 GPU networks loads on the CPU and its policy gives the GPU's actions.
