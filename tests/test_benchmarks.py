@@ -92,6 +92,8 @@ EXPECTED: dict[str, list[Table]] = {
         Table("summary over runs (iterations 2+)", ["samples/s (rollout + update)",
                                                     "the env alone: transition samples/s, same envs and threads",
                                                     "training ÷ the env alone (within each repetition)",
+                                                    "the same with a rollout that costs only the env's time "
+                                                    "(env alone + update)",
                                                     "rollout share of the time"],
               ("median",)),
     ],
