@@ -52,15 +52,17 @@ class GradientWorkers:
         self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> GradientWorkers:
-        if self.parts > 1:
-            self._pool = ThreadPoolExecutor(self.parts, thread_name_prefix="rsg-gradients")
+        if self.parts > 1:  # each worker with its share of torch's threads
+            self._pool = ThreadPoolExecutor(self.parts, thread_name_prefix="rsg-gradients",
+                                            initializer=torch.set_num_threads,
+                                            initargs=(max(1, self._threads // self.parts),))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-            # The workers set the thread count for themselves; setting it also changed torch's global one.
+            # The workers set the thread count for themselves, which also changed torch's global one.
             torch.set_num_threads(self._threads)
 
     def gradients(self, losses_of: LossesOf, batch: Minibatch, old_std: torch.Tensor,
@@ -75,22 +77,15 @@ class GradientWorkers:
                 lambda half: self._part(losses_of, half, half.observations.shape[0] / rows, old_std, parameters),
                 halves))
         # Row-weighted means of the halves' means are the minibatch's means.
+        # (A non-finite half makes the sum non-finite, so `finite` covers the halves without gradients.)
         losses = MinibatchLosses(*(sum(weight * values[i] for weight, values, _ in results) for i in range(5)))
-        finite = losses.finite and all(grads is not None for _, _, grads in results)
         for i, parameter in enumerate(parameters):
-            if not finite:
-                parameter.grad = None
-                continue
-            grad = results[0][2][i].clone() if len(results) > 1 else results[0][2][i]
-            for _, _, grads in results[1:]:
-                grad += grads[i]
-            parameter.grad = grad
+            parameter.grad = (sum((grads[i] for _, _, grads in results[1:]), results[0][2][i]) if losses.finite
+                              else None)
         return losses
 
     def _part(self, losses_of: LossesOf, batch: Minibatch, weight: float, old_std: torch.Tensor,
               parameters: Sequence[torch.Tensor]) -> tuple[float, list[float], tuple[torch.Tensor, ...] | None]:
-        if self._pool is not None:  # on a worker thread: its share of torch's threads
-            torch.set_num_threads(max(1, self._threads // self.parts))
         loss, *parts = losses_of(batch, old_std)
         values = [float(loss.detach()), *(float(part) for part in parts)]
         grads = torch.autograd.grad(loss * weight, parameters) if math.isfinite(values[0]) else None

@@ -353,14 +353,14 @@ class PPO:
             final_observations: [N, obs_dim] observation rows before the auto-reset, needed if any is truncated.
 
         Raises:
-            RuntimeError: Without a preceding `act`, or if the storage is full.
+            RuntimeError: Without a preceding `act`.
             ValueError: On a wrong shape, or truncation without `final_observations`.
         """
         if not self._pending:
             raise RuntimeError("process_step() needs a preceding act()")
+        truncated = self._tensor(truncated, "truncated", (self.num_envs,), torch.bool)
         rewards = self.bootstrap_timeouts(rewards, truncated, final_observations)
         dones = self._tensor(dones, "dones", (self.num_envs,), torch.bool)
-        truncated = self._tensor(truncated, "truncated", (self.num_envs,), torch.bool)
         self.storage.complete_slot(rewards, dones | truncated)
         self._pending = False
 
