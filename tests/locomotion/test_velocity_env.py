@@ -258,6 +258,23 @@ def test_the_rough_task_scans_the_terrain_and_starts_envs_on_the_lower_levels() 
         env.close()
 
 
+def test_terrain_levels_are_read_set_from_the_next_reset_and_a_wrong_count_is_refused_by_name() -> None:
+    cfg = load_cfg(ROUGH)
+    env = make(cfg, num_envs=4, seed=0)
+    flat = make(flat_cfg(), num_envs=2)
+    try:
+        top = cfg["environment"]["terrain"]["levels"] - 1
+        env.set_terrain_levels(np.array([0, 3, top, 99]))
+        env.reset()
+        np.testing.assert_array_equal(env.terrain_levels, [0, 3, top, top])  # clamped to the terrain's levels
+        with pytest.raises(ValueError, match=r"terrain levels must have shape \(4,\), got \(5,\)"):
+            env.set_terrain_levels(np.zeros(5))
+        np.testing.assert_array_equal(flat.terrain_levels, [-1, -1])  # no terrain curriculum
+    finally:
+        env.close()
+        flat.close()
+
+
 def test_a_height_scan_without_terrain_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="height_scan.*terrain"):
         make(flat_cfg(height_scan={"spacing": 0.1}))
