@@ -36,15 +36,16 @@ def package_dir(name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def build_engine_loop(env_name: str) -> Path:
+def build_engine_loop(env_name: str, mujoco_dir: Path | None = None) -> Path:
     """Configures and builds benchmarks/engine for `env_name`; returns the engine_loop_<env> executable.
 
-    The build folder persists under build/, so a second call only recompiles what changed.
+    `mujoco_dir` holds include/ and libmujoco.so.* (default: the installed mujoco package). The build folder
+    persists under build/, so a second call only recompiles what changed.
 
     Raises:
         RuntimeError: CMake failed (its output is included).
     """
-    mujoco_dir = package_dir("mujoco")
+    mujoco_dir = mujoco_dir or package_dir("mujoco")
     eigen_dir = package_dir("eigency") / "eigen"
     key = "|".join([sys.executable, str(mujoco_dir), str(eigen_dir), env_name])
     build_dir = ROOT / "build" / f"bench-{env_name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
@@ -173,6 +174,23 @@ def machine_info() -> dict[str, str]:
 def summarize(values: Sequence[float]) -> tuple[float, float, float]:
     """(median, min, max)."""
     return statistics.median(values), min(values), max(values)
+
+
+def span(values: Sequence[float], digits: int = 0) -> list[str]:
+    """Two table cells: the median and "min – max", with `digits` decimals."""
+    median, low, high = summarize(values)
+    return [f"{median:,.{digits}f}", f"{low:,.{digits}f} – {high:,.{digits}f}"]
+
+
+def action_dim(env_name: str, cfg: Mapping[str, Any], cfg_path: Path) -> int:
+    """The action size of `env_name` with `cfg`, from a one-env instance."""
+    from raisimGymTorch.env.make import make_vec_env
+
+    probe = make_vec_env(env_name, cfg, str(cfg_path), num_envs=1, num_threads=1, seed=0)
+    try:
+        return probe.num_acts
+    finally:
+        probe.close()
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

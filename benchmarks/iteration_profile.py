@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from raisimGymTorch.algo.ppo import PPO, Actor, Critic
-from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
+from raisimGymTorch.env.make import ENVS_DIR, make_vec_env
 from raisimGymTorch.io.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from raisimGymTorch.io.export import NormalizedPolicy
 from raisimGymTorch.runner.device import DEVICE_CHOICES, resolve_device

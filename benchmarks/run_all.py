@@ -28,6 +28,7 @@ SUITE: list[tuple[str, list[str], list[str]]] = [
     ("distributed.py", [], ["--repeats", "1"]),
     ("distributed_learning.py", [], []),
     ("thread_scaling.py", [], []),
+    ("mujoco_versions.py", [], []),
 ]
 
 

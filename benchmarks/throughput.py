@@ -193,18 +193,15 @@ def main(argv: list[str] | None = None) -> int:
             ("vectorized 2 threads, no normalization, passive / (2 x ceiling)", "vec2_raw", "engine", 2, "-", True),
         ]
 
-    def span(values: list[float], digits: int) -> tuple[str, str]:
-        median, low, high = common.summarize(values)
-        return f"{median:,.{digits}f}", f"{low:,.{digits}f} – {high:,.{digits}f}"
-
     throughput_rows = []
     for key, run in runs.items():
         physics = f"{common.summarize(wall[key])[0] * substeps:,.0f}"
-        throughput_rows.append([run.label, str(run.threads), *span(wall[key], 0), physics, *span(cpu[key], 0)])
+        throughput_rows.append([run.label, str(run.threads), *common.span(wall[key], 0), physics,
+                                *common.span(cpu[key], 0)])
     ratio_rows = []
     for label, numerator, denominator, multiplier, target, per_cpu in ratio_specs:
-        by_wall = span([n / (multiplier * d) for n, d in zip(wall[numerator], wall[denominator])], 3)
-        by_cpu = span([n / d for n, d in zip(cpu[numerator], cpu[denominator])], 3) if per_cpu else ("-", "")
+        by_wall = common.span([n / (multiplier * d) for n, d in zip(wall[numerator], wall[denominator])], 3)
+        by_cpu = common.span([n / d for n, d in zip(cpu[numerator], cpu[denominator])], 3) if per_cpu else ("-", "")
         ratio_rows.append([label, *by_wall, target, *by_cpu])
 
     info["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -202,13 +202,8 @@ def measure(runs: dict[str, dict[str, Any]], repeats: int, key: str = "steps_per
     return values
 
 
-def span(values: list[float], digits: int = 0) -> list[str]:
-    median, low, high = common.summarize(values)
-    return [f"{median:,.{digits}f}", f"{low:,.{digits}f} – {high:,.{digits}f}"]
-
-
 def ratio(a: list[float], b: list[float], digits: int = 2) -> list[str]:
-    return span([x / y for x, y in zip(a, b)], digits)
+    return common.span([x / y for x, y in zip(a, b)], digits)
 
 
 def write(name: str, title: str, command: str, body: list[str], info: dict[str, str], quick: bool) -> None:
@@ -262,7 +257,7 @@ def bench_ant(args: argparse.Namespace, command: str) -> None:
                   "gym sync": "Gymnasium Ant-v5, SyncVectorEnv", "gym async": "Gymnasium Ant-v5, AsyncVectorEnv "
                                                                                  "(shared_memory)"}
         for name, v in values.items():
-            rows.append([str(n), labels[name], str(runs[name]["steps"]), *span(v)])
+            rows.append([str(n), labels[name], str(runs[name]["steps"]), *common.span(v)])
         best_gym = [max(a, b) for a, b in zip(values["gym sync"], values["gym async"])]
         if have_envpool:
             ratio_rows.append([str(n), "rsg_ant / EnvPool", *ratio(values["ours"], values["envpool"]), ">= 1.3"])
@@ -306,7 +301,7 @@ def bench_anymal(args: argparse.Namespace, command: str) -> None:
                   "gym sync": "ANYmal as a Gymnasium MujocoEnv, SyncVectorEnv",
                   "gym async": "ANYmal as a Gymnasium MujocoEnv, AsyncVectorEnv (shared_memory)"}
         for name, v in values.items():
-            rows.append([str(n), labels[name], str(runs[name]["steps"]), *span(v)])
+            rows.append([str(n), labels[name], str(runs[name]["steps"]), *common.span(v)])
         for name in values:
             if name != "ours":
                 ratio_rows.append([str(n), f"rsg_anymal / {name}", *ratio(values["ours"], values[name])])
@@ -373,8 +368,8 @@ def bench_overhead(args: argparse.Namespace, command: str) -> None:
     overhead: dict[str, list[float]] = {}
     for name in runs:
         overhead[name] = [c - e for c, e in zip(per_call[name], engine[physics_of[name]])]
-        rows.append([labels[name], *span(per_call[name], 1), f"{common.summarize(engine[physics_of[name]])[0]:.1f} "
-                     f"({physics_of[name]})", *span(overhead[name], 1)])
+        physics = f"{common.summarize(engine[physics_of[name]])[0]:.1f} ({physics_of[name]})"
+        rows.append([labels[name], *common.span(per_call[name], 1), physics, *common.span(overhead[name], 1)])
     body = [
         f"Per call with 1 env, {steps} timed calls per run after 10 untimed ones; the work of one env step is "
         "taken as the single-threaded C++ engine loop's time per control step of the same env with the same "
@@ -414,7 +409,7 @@ def bench_scaling(args: argparse.Namespace, command: str) -> None:
     rows = []
     for n, results in values.items():
         rss = common.summarize([r["rss_kib_construction"] for r in results])[0]
-        rows.append([str(n), str(runs[n]["steps"]), *span([r["steps_per_second"] for r in results]),
+        rows.append([str(n), str(runs[n]["steps"]), *common.span([r["steps_per_second"] for r in results]),
                      f"{rss / 1024:,.1f}", f"{rss / n:,.0f}"])
     body = [
         "rsg_anymal, num_threads 2, transition (step + observe, raw observations); steps/s count all envs. RSS: VmRSS "
@@ -500,12 +495,13 @@ def bench_train(args: argparse.Namespace, command: str) -> None:
                                "rollout-only samples/s", "rollout share"], rows),
         "",
         common.markdown_table(["summary over runs (iterations 2+)", "median", "min – max", "target"],
-                              [["samples/s (rollout + update)", *span(samples), ">= 15,000"],
-                               ["the env alone: transition samples/s, same envs and threads", *span(env_only), "-"],
-                               ["training ÷ the env alone (within each repetition)", *span(kept, 2), ">= 0.85"],
+                              [["samples/s (rollout + update)", *common.span(samples), ">= 15,000"],
+                               ["the env alone: transition samples/s, same envs and threads",
+                                *common.span(env_only), "-"],
+                               ["training ÷ the env alone (within each repetition)", *common.span(kept, 2), ">= 0.85"],
                                ["the same with a rollout that costs only the env's time (env alone + update)",
-                                *span(bound, 2), "-"],
-                               ["rollout share of the time", *span([100 * s for s in rollout_share], 0), "-"]]),
+                                *common.span(bound, 2), "-"],
+                               ["rollout share of the time", *common.span([100 * s for s in rollout_share], 0), "-"]]),
     ]
     write("train_rsg_anymal", "End to end: rsg_anymal training throughput", command, body, info, args.quick)
 

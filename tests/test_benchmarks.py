@@ -6,6 +6,7 @@ sign, never how large it is. The tables go to a temporary folder, so the publish
 """
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import math
 import os
@@ -24,6 +25,9 @@ BENCHMARKS = REPO_ROOT / "benchmarks"
 PUBLISHED = BENCHMARKS / "results"
 HAVE_ENVPOOL = importlib.util.find_spec("envpool") is not None
 NO_ENVPOOL = "EnvPool is not installed, so its runs are left out"
+INSTALLED_MUJOCO = importlib.metadata.version("mujoco")
+# mujoco_versions.py --quick compares the installed MuJoCo with 4.0.1, fetched from the package index.
+QUICK_OTHER_MUJOCO = [version for version in ["4.0.1"] if version != INSTALLED_MUJOCO]
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,10 @@ EXPECTED: dict[str, list[Table]] = {
         Table("run", ["1 process x 2 threads"] * 2 + ["2 processes x 1 thread (torchrun, gloo)"] * 2,
               ("seed", "wall time"), finite=("reward, first fifth", "reward, last fifth", "evaluation return")),
     ],
+    "mujoco_versions_quick.md": [
+        Table("MuJoCo", [f"{INSTALLED_MUJOCO} (installed)", *QUICK_OTHER_MUJOCO] * 2,
+              ("control steps/s (median)", f"÷ {INSTALLED_MUJOCO} (median)")),
+    ],
     "thread_scaling_quick.md": [
         Table("threads", ["1", "2"], ("rsg_anymal steps/s (× 1 thread)", "rsg_ant steps/s (× 1 thread)",
                                       "trainer samples/s (× 1 thread)", "rollout / update per iteration (s)")),
@@ -170,7 +178,7 @@ def quick_run(tmp_path_factory):
 
 def test_every_script_passes_and_writes_only_to_the_results_dir(quick_run):
     results, stderr = quick_run
-    assert "[run_all] 7 of 7 passed" in stderr
+    assert "[run_all] 8 of 8 passed" in stderr
     assert sorted(path.name for path in results.iterdir()) == sorted(EXPECTED)
     assert (NO_ENVPOOL in stderr) != HAVE_ENVPOOL
 

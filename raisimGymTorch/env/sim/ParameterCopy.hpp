@@ -66,8 +66,6 @@ inline std::shared_ptr<mjModel> copyModelParameters(std::shared_ptr<const mjMode
   }
   MJMODEL_POINTERS
 #undef X
-  (void)nuser_body, (void)nuser_jnt, (void)nuser_geom, (void)nuser_site, (void)nuser_cam, (void)nuser_tendon,
-      (void)nuser_actuator, (void)nuser_sensor, (void)nq, (void)nv, (void)na, (void)nu, (void)nmocap, (void)nplastic;
   return std::shared_ptr<mjModel>(copy, &copy->model);
 }
 
