@@ -193,6 +193,14 @@ def action_dim(env_name: str, cfg: Mapping[str, Any], cfg_path: Path) -> int:
         probe.close()
 
 
+def write_result(text: str, path: Path) -> None:
+    """Prints a result file's text, writes it to `path` and says where on stderr."""
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"written to {path}", file=sys.stderr)
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]

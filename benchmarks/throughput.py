@@ -233,10 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         common.markdown_table(["machine", ""], [[k, v] for k, v in info.items()]),
         "",
     ])
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"written to {args.output}", file=sys.stderr)
+    common.write_result(text, args.output)
     return 0
 
 

@@ -210,11 +210,7 @@ def write(name: str, title: str, command: str, body: list[str], info: dict[str, 
     info["load average at end (1, 5, 15 min)"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     text = "\n".join([f"# {title}", "", f"`{command}`", "", *body, "",
                       common.markdown_table(["machine", ""], [[k, v] for k, v in info.items()]), ""])
-    print(text)
-    path = common.RESULTS_DIR / f"{name}{'_quick' if quick else ''}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    print(f"written to {path}", file=sys.stderr)
+    common.write_result(text, common.RESULTS_DIR / f"{name}{'_quick' if quick else ''}.md")
 
 
 def versions() -> dict[str, str]:
