@@ -67,6 +67,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.versions, args.envs, args.num_envs, args.steps, args.repeats = (
             ["4.0.1"], ["rsg_ant/cfg.yaml", "rsg_anymal/cfg.yaml"], 4, 20, 2)
+    for flag in ("num_envs", "steps", "repeats"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    args.cfg_paths = []  # (env, cfg path) per --envs entry
+    for spec in args.envs:
+        env, _, cfg_name = spec.partition("/")
+        cfg_path = ENVS_DIR / env / (cfg_name or "cfg.yaml")
+        if not cfg_path.is_file():
+            parser.error(f"--envs {spec}: there is no {cfg_path}")
+        args.cfg_paths.append((env, cfg_path))
     name = "mujoco_versions" + ("_quick" if args.quick else "")
     args.output = args.output or common.RESULTS_DIR / f"{name}.md"
     return args
@@ -109,11 +119,7 @@ def library_dir(root: Path) -> Path | None:
 
 def workloads(args: argparse.Namespace, folder: Path) -> list[Workload]:
     result = []
-    for spec in args.envs:
-        env, _, cfg_name = spec.partition("/")
-        cfg_path = ENVS_DIR / env / (cfg_name or "cfg.yaml")
-        if not cfg_path.is_file():
-            raise SystemExit(f"--envs {spec}: no {cfg_path}")
+    for env, cfg_path in args.cfg_paths:
         cfg = load_cfg(cfg_path)
         stem = f"{env}_{cfg_path.stem}"
         common.write_cfg_dump(dict(cfg["environment"], num_envs=args.num_envs), folder / f"{stem}.txt")
@@ -202,10 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         common.markdown_table(["machine", ""], [[k, v] for k, v in info.items()]),
         "",
     ])
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"written to {args.output}", file=sys.stderr)
+    common.write_result(text, args.output)
     return 0
 
 

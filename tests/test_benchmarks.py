@@ -218,3 +218,16 @@ def test_versus_leaves_envpool_out_with_a_note_when_it_is_missing(tmp_path):
     runs, ratios = markdown_tables(text)[:2]
     assert not any("EnvPool" in row[1] for row in runs[1] + ratios[1]), text
     assert len(runs[1]) == 3 and len(ratios[1]) == 1, text
+
+
+@pytest.mark.parametrize("arguments, words", [
+    (["--envs", "rsg_ant/no_such.yaml"], "--envs rsg_ant/no_such.yaml: there is no"),
+    (["--envs", "no_such_env"], "--envs no_such_env: there is no"),
+    (["--repeats", "0"], "--repeats must be >= 1, got 0"),
+])
+def test_mujoco_versions_names_a_bad_argument_before_fetching_anything(arguments, words):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "mujoco_versions.py"), "--versions", "0.0.0", *arguments],
+                          cwd=REPO_ROOT, env=child_environment(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and words in done.stderr, done.stderr
+    assert "not on the package index" not in done.stdout + done.stderr
+
