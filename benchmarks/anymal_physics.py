@@ -1,7 +1,8 @@
 """rsg_anymal's MuJoCo settings: what each one saves per step, and what it changes in the robot's behaviour.
 
 Each variant is the ANYmal model (rsc/anymal_c/anymal_c.xml) with MuJoCo flags and solver options set explicitly,
-so the baseline stays "MuJoCo's defaults" whatever the shipped file says. Per variant:
+so the baseline stays "MuJoCo's defaults" whatever the shipped file says; each variant runs at its model file's
+timestep (anymal_c.xml's unless the variant sets one), whatever the policy's cfg says. Per variant:
 
 * cost: rsg_anymal control steps/s (4 physics steps each, fewer in the rows with a longer timestep) of 100 envs on
   one thread, driven by a trained policy (deterministic), variants alternated over ``--rounds`` rounds, each round
