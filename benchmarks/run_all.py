@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 SUITE: list[tuple[str, list[str], list[str]]] = [
     ("throughput.py", ["--env", "rsg_anymal"], []),
     ("throughput.py", ["--env", "rsg_ant"], []),
-    ("versus.py", ["all"], []),
+    ("versus.py", ["all", "--mjbatch"], []),
     ("soak.py", [], ["--batch-steps", "1000", "--samples", "5"]),
     ("distributed.py", [], ["--repeats", "1"]),
     ("distributed_learning.py", [], []),

@@ -1,4 +1,4 @@
-"""Our vectorized envs against what users would pick instead (Gymnasium, EnvPool), per-call overhead, scaling
+"""Our vectorized envs against what users would pick instead (Gymnasium, EnvPool, mjbatch), per-call overhead, scaling
 and end-to-end training speed (issue 4, items 2-6), each measured in one run.
 
 Every measurement runs in a fresh child process (``versus.py _child <json>``), so no run inherits another's
@@ -12,6 +12,7 @@ observation: ours calls transition(), one step + observe (raw observations, norm
 Gymnasium).
 
     python benchmarks/versus.py ant        # rsg_ant vs Gymnasium Ant-v5 (Sync/Async) vs EnvPool Ant-v5 (if installed)
+    python benchmarks/versus.py ant --mjbatch   # and vs Ant-v5 on mjbatch (installed into build/mjbatch-venv)
     python benchmarks/versus.py anymal     # rsg_anymal vs the same model as a Gymnasium MujocoEnv
     python benchmarks/versus.py overhead   # microseconds per transition (step + observe) call with 1 env, minus physics
     python benchmarks/versus.py scaling    # rsg_anymal at 1, 10, 100, 1000 envs; RSS per env
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 ANYMAL_XML = common.ROOT / "raisimGymTorch" / "rsc" / "anymal_c" / "anymal_c.xml"
+MJBATCH_ANT = Path(__file__).resolve().parent / "mjbatch_ant.py"
+MJBATCH_VENV = common.ROOT / "build" / "mjbatch-venv"
+"""mjbatch pins its own MuJoCo, so it lives in a venv of its own rather than beside the project's MuJoCo."""
 ACTION_SEED = 7
 ACTION_BANK = 64
 """Pre-drawn action batches, cycled, so drawing random numbers is not timed."""
@@ -181,9 +186,13 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_child(spec: dict[str, Any], environment: dict[str, str] | None = None) -> dict[str, Any]:
-    command = [sys.executable, __file__, "_child", json.dumps(spec)]
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(environment or {})},
-                            cwd=common.ROOT)
+    environment = {**os.environ, **(environment or {})}
+    if spec["kind"] == "mjbatch":
+        command = [spec["python"], str(MJBATCH_ANT), json.dumps(spec)]
+        environment.pop("PYTHONPATH", None)  # the venv's own packages only
+    else:
+        command = [sys.executable, __file__, "_child", json.dumps(spec)]
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=common.ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -234,15 +243,45 @@ def envpool_available(info: dict[str, str]) -> bool:
     return True
 
 
+def mjbatch_python() -> str:
+    """The Python of build/mjbatch-venv, made with the newest mjbatch from the package index on first use."""
+    python = MJBATCH_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"installing mjbatch into {MJBATCH_VENV} (once)", file=sys.stderr)
+        for step in ([sys.executable, "-m", "venv", str(MJBATCH_VENV)],
+                     [str(python), "-m", "pip", "install", "--quiet", "mjbatch"]):
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode != 0:
+                shutil.rmtree(MJBATCH_VENV, ignore_errors=True)
+                raise SystemExit(f"versus.py --mjbatch: {shlex.join(step)} failed:\n{done.stderr[-3000:]}")
+    return str(python)
+
+
+def mjbatch_versions(python: str) -> str:
+    done = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('mjbatch'), "
+                                         "m.version('mujoco'))"], capture_output=True, text=True, check=True)
+    mjbatch, mujoco = done.stdout.split()
+    return f"{mjbatch} (its own MuJoCo {mujoco}, in {MJBATCH_VENV.relative_to(common.ROOT)})"
+
+
 def bench_ant(args: argparse.Namespace, command: str) -> None:
     info = {**common.machine_info(), **versions()}
     have_envpool = envpool_available(info)
+    python = mjbatch_python() if args.mjbatch else None
+    if python:
+        import gymnasium
+
+        info["mjbatch"] = mjbatch_versions(python)
+        ant_xml = str(Path(gymnasium.__file__).parent / "envs" / "mujoco" / "assets" / "ant.xml")
     rows, ratio_rows = [], []
     for n in args.ant_envs:
         steps = max(20, args.env_steps // n)
         runs = {"ours": {"kind": "ours", "env": "rsg_ant", "num_envs": n, "steps": steps, "threads": 2}}
         if have_envpool:
             runs["envpool"] = {"kind": "envpool", "task": "Ant-v5", "num_envs": n, "steps": steps, "threads": 2}
+        if python:
+            runs["mjbatch"] = {"kind": "mjbatch", "python": python, "xml": ant_xml, "num_envs": n, "steps": steps,
+                               "threads": 2}
         runs["gym sync"] = {"kind": "gym", "task": "Ant-v5", "mode": "sync", "num_envs": n,
                             "steps": max(5, steps // 10)}
         runs["gym async"] = {"kind": "gym", "task": "Ant-v5", "mode": "async", "num_envs": n,
@@ -250,6 +289,7 @@ def bench_ant(args: argparse.Namespace, command: str) -> None:
         values = measure(runs, args.repeats)
         labels = {"ours": "rsg_ant (RaisimGymVecEnv, num_threads 2)",
                   "envpool": "EnvPool Ant-v5 (sync, num_threads 2)",
+                  "mjbatch": "Ant-v5 on mjbatch (num_threads 2, the task in NumPy)",
                   "gym sync": "Gymnasium Ant-v5, SyncVectorEnv", "gym async": "Gymnasium Ant-v5, AsyncVectorEnv "
                                                                                  "(shared_memory)"}
         for name, v in values.items():
@@ -257,6 +297,8 @@ def bench_ant(args: argparse.Namespace, command: str) -> None:
         best_gym = [max(a, b) for a, b in zip(values["gym sync"], values["gym async"])]
         if have_envpool:
             ratio_rows.append([str(n), "rsg_ant / EnvPool", *ratio(values["ours"], values["envpool"]), ">= 1.3"])
+        if python:
+            ratio_rows.append([str(n), "rsg_ant / mjbatch", *ratio(values["ours"], values["mjbatch"]), ">= 1.3"])
         ratio_rows.append([str(n), "rsg_ant / Gymnasium's best (per repetition)", *ratio(values["ours"], best_gym),
                            ">= 5"])
     body = [
@@ -271,6 +313,11 @@ def bench_ant(args: argparse.Namespace, command: str) -> None:
         "reset noise 0.1 and 1000-step limit; rsg_ant's cfg.yaml reproduces Ant-v5's defaults. Differences: "
         "EnvPool links its own MuJoCo build (not the mujoco 4.0.0 Python package the other two use), returns "
         "float64 observations like Gymnasium (ours float32), and takes float64 actions.",
+        *(["", "mjbatch steps the simulations on its C++ thread pool; the rest of Ant-v5 (observation, reward, "
+               "termination, resets with Ant-v5's noise, auto-reset within the step as ours) is NumPy over the "
+               "batch (benchmarks/mjbatch_ant.py), on gymnasium's ant.xml plus an accelerometer that makes MuJoCo "
+               "compute the contact forces (cfrc_ext) the observation needs. It runs on its own pinned MuJoCo."]
+          if python else []),
         "",
         common.markdown_table(["envs", "run", "timed batch steps", "steps/s (median)", "min – max"], rows),
         "",
@@ -278,7 +325,7 @@ def bench_ant(args: argparse.Namespace, command: str) -> None:
                               ratio_rows),
         *([] if have_envpool else ["", NO_ENVPOOL]),
     ]
-    write("versus_ant", "rsg_ant vs Gymnasium and EnvPool Ant-v5", command, body, info, args.quick)
+    write("versus_ant", "rsg_ant vs Gymnasium, EnvPool and mjbatch Ant-v5", command, body, info, args.quick)
 
 
 def bench_anymal(args: argparse.Namespace, command: str) -> None:
@@ -521,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--env-steps", type=int, default=100_000, help="env steps per run (batch steps x envs)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI: proves the script works")
+    parser.add_argument("--mjbatch", action="store_true",
+                        help="ant: add Ant-v5 on mjbatch, installed into build/mjbatch-venv on first use")
     args = parser.parse_args(argv)
     args.ant_envs, args.anymal_envs, args.scaling_envs = [16, 100], [16, 100], [1, 10, 100, 1000]
     args.overhead_steps, args.train_iterations, args.train_envs = 5000, 4, None
