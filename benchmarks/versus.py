@@ -246,7 +246,9 @@ def envpool_available(info: dict[str, str]) -> bool:
 def mjbatch_python() -> str:
     """The Python of build/mjbatch-venv, made with the newest mjbatch from the package index on first use."""
     python = MJBATCH_VENV / "bin" / "python"
-    if not python.exists():
+    installed = python.exists() and subprocess.run([str(python), "-c", "import mjbatch"], capture_output=True).returncode == 0
+    if not installed:
+        shutil.rmtree(MJBATCH_VENV, ignore_errors=True)  # an install cut short is made again
         print(f"installing mjbatch into {MJBATCH_VENV} (once)", file=sys.stderr)
         for step in ([sys.executable, "-m", "venv", str(MJBATCH_VENV)],
                      [str(python), "-m", "pip", "install", "--quiet", "mjbatch"]):
