@@ -246,7 +246,8 @@ def envpool_available(info: dict[str, str]) -> bool:
 def mjbatch_python() -> str:
     """The Python of build/mjbatch-venv, made with the newest mjbatch from the package index on first use."""
     python = MJBATCH_VENV / "bin" / "python"
-    installed = python.exists() and subprocess.run([str(python), "-c", "import mjbatch"], capture_output=True).returncode == 0
+    installed = python.exists() and subprocess.run([str(python), "-c", "import mjbatch"],
+                                                   capture_output=True).returncode == 0
     if not installed:
         shutil.rmtree(MJBATCH_VENV, ignore_errors=True)  # an install cut short is made again
         print(f"installing mjbatch into {MJBATCH_VENV} (once)", file=sys.stderr)
