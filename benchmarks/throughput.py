@@ -132,14 +132,13 @@ def main(argv: list[str] | None = None) -> int:
             check_same_work(engine_check, run_vec_loop(args.env, args.num_envs, threads, verify_steps, seed, actions,
                                                        ("--checksums",)), f"{threads}-thread")
 
-        def engine_single() -> tuple[float, float]:
-            result = common.engine_result(common.run_engine_loop(executable, steps=args.steps, **engine_kwargs))
-            return total / result["seconds"], total / result["cpu_seconds"]
-
-        def engine_half() -> tuple[float, float]:
-            result = common.engine_result(common.run_engine_loop(executable, steps=args.steps, env_count=half,
-                                                                 **engine_kwargs))
-            return half * args.steps / result["seconds"], half * args.steps / result["cpu_seconds"]
+        def engine_loop(env_count: int) -> Callable[[], tuple[float, float]]:
+            def measure() -> tuple[float, float]:
+                result = common.engine_result(common.run_engine_loop(executable, steps=args.steps,
+                                                                     env_count=env_count, **engine_kwargs))
+                env_steps = env_count * args.steps
+                return env_steps / result["seconds"], env_steps / result["cpu_seconds"]
+            return measure
 
         def engine_pair() -> tuple[float, float]:
             processes = [common.run_engine_loop(executable, steps=args.steps, first_env=first, env_count=count,
@@ -156,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             return measure
 
         runs = {
-            "engine": Run("engine loop (C++, no Python, no batch)", 1, engine_single),
-            "engine_half": Run(f"engine loop, half the envs ({half})", 1, engine_half),
+            "engine": Run("engine loop (C++, no Python, no batch)", 1, engine_loop(args.num_envs)),
+            "engine_half": Run(f"engine loop, half the envs ({half})", 1, engine_loop(half)),
             "engine2": Run(f"engine loop, 2 processes at once ({half} + {args.num_envs - half} envs)", 2, engine_pair),
             "vec1": Run("vectorized: RaisimGymVecEnv transition (step + observe)", 1, vectorized(1)),
             "vec2": Run("vectorized: RaisimGymVecEnv transition (step + observe)", 2, vectorized(2)),

@@ -185,8 +185,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             "us_per_call": seconds / steps * 1e6, "rss_kib_construction": rss_after - rss_before}
 
 
-def run_child(spec: dict[str, Any], environment: dict[str, str] | None = None) -> dict[str, Any]:
-    environment = {**os.environ, **(environment or {})}
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    environment = dict(os.environ)
     if spec["kind"] == "mjbatch":
         command = [spec["python"], str(MJBATCH_ANT), json.dumps(spec)]
         environment.pop("PYTHONPATH", None)  # the venv's own packages only
