@@ -127,6 +127,20 @@ def engine_result(process: subprocess.Popen) -> dict[str, Any]:
     return json.loads(out)
 
 
+def run_engine_pair(executable: Path, *, num_envs: int, **engine_kwargs: Any) -> tuple[float, float]:
+    """Two engine loops at once, each on half of `num_envs` (the rest of `engine_kwargs` as `run_engine_loop`).
+
+    Returns:
+        The slower one's seconds (both ran at once, so the pair's throughput is all env steps over it) and the CPU
+        seconds of both.
+    """
+    half = num_envs // 2
+    processes = [run_engine_loop(executable, num_envs=num_envs, first_env=first, env_count=count, **engine_kwargs)
+                 for first, count in ((0, half), (half, num_envs - half))]
+    results = [engine_result(process) for process in processes]
+    return max(r["seconds"] for r in results), sum(r["cpu_seconds"] for r in results)
+
+
 def module_is_stale(env_name: str) -> list[str]:
     """Sources newer than the compiled module of `env_name`: its numbers would not be comparable."""
     modules = list((ENV_DIR / "bin").glob(f"{env_name}.*.so"))

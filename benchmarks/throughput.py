@@ -141,12 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             return measure
 
         def engine_pair() -> tuple[float, float]:
-            processes = [common.run_engine_loop(executable, steps=args.steps, first_env=first, env_count=count,
-                                                **engine_kwargs)
-                         for first, count in ((0, half), (half, args.num_envs - half))]
-            results = [common.engine_result(p) for p in processes]
-            # Both ran at once: the pair's throughput is all env steps over the slower one's time.
-            return total / max(r["seconds"] for r in results), total / sum(r["cpu_seconds"] for r in results)
+            seconds, cpu_seconds = common.run_engine_pair(executable, steps=args.steps, **engine_kwargs)
+            return total / seconds, total / cpu_seconds
 
         def vectorized(threads: int, *flags: str) -> Callable[[], tuple[float, float]]:
             def measure() -> tuple[float, float]:

@@ -22,6 +22,7 @@ Gymnasium).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,27 +192,30 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 def engine_pair(spec: dict[str, Any]) -> dict[str, Any]:
     """Two single-threaded engine loops (C++, no Python) at once, each on half of the envs: all the work that is
     MuJoCo's and the env's own, none of a batch's, spread over 2 cores without sharing anything."""
+    n, steps = spec["num_envs"], spec["steps"]
+    with engine_inputs(spec["env"], n) as engine_kwargs:
+        seconds, cpu_seconds = common.run_engine_pair(Path(spec["executable"]), steps=steps, **engine_kwargs)
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "steps_per_second": steps * n / seconds,
+            "us_per_call": seconds / steps * 1e6, "rss_kib_construction": 0}
+
+
+@contextlib.contextmanager
+def engine_inputs(env_name: str, num_envs: int) -> Iterator[dict[str, Any]]:
+    """`common.run_engine_loop`'s keyword arguments for `num_envs` envs of `env_name` (its cfg.yaml) stepped with
+    the action sequence every contender here gets; the files they name last as long as the context."""
     from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env, resource_dir
 
-    n, steps = spec["num_envs"], spec["steps"]
-    cfg_path = ENVS_DIR / spec["env"] / "cfg.yaml"
+    cfg_path = ENVS_DIR / env_name / "cfg.yaml"
     cfg = load_cfg(cfg_path)
-    probe = make_vec_env(spec["env"], cfg, str(cfg_path), num_envs=1, num_threads=1)
+    probe = make_vec_env(env_name, cfg, str(cfg_path), num_envs=1, num_threads=1)
     action_dim = probe.num_acts
     probe.close()
     with tempfile.TemporaryDirectory(prefix="rsg_versus_") as tmp_name:
         tmp = Path(tmp_name)
-        common.write_cfg_dump(dict(cfg["environment"], num_envs=n), tmp / "cfg.txt")
-        _actions(n, action_dim, np.float32).tofile(tmp / "actions.bin")
-        half = n // 2
-        processes = [common.run_engine_loop(
-            Path(spec["executable"]), resource_dir=resource_dir(cfg), cfg_dump=tmp / "cfg.txt",
-            cfg_source=str(cfg_path), actions=tmp / "actions.bin", steps=steps, num_envs=n, seed=1,
-            first_env=first, env_count=count) for first, count in ((0, half), (half, n - half))]
-        results = [common.engine_result(process) for process in processes]
-    seconds = max(result["seconds"] for result in results)
-    return {"seconds": seconds, "cpu_seconds": sum(result["cpu_seconds"] for result in results),
-            "steps_per_second": steps * n / seconds, "us_per_call": seconds / steps * 1e6, "rss_kib_construction": 0}
+        common.write_cfg_dump(dict(cfg["environment"], num_envs=num_envs), tmp / "cfg.txt")
+        _actions(num_envs, action_dim, np.float32).tofile(tmp / "actions.bin")
+        yield dict(resource_dir=resource_dir(cfg), cfg_dump=tmp / "cfg.txt", cfg_source=str(cfg_path),
+                   actions=tmp / "actions.bin", num_envs=num_envs, seed=1)
 
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -407,21 +412,9 @@ def bench_anymal(args: argparse.Namespace, command: str) -> None:
 
 def engine_us_per_step(env_name: str, steps: int) -> float:
     """Microseconds of one control step of one env in the single-threaded C++ engine loop (1 env)."""
-    from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env, resource_dir
-
-    cfg_path = ENVS_DIR / env_name / "cfg.yaml"
-    cfg = load_cfg(cfg_path)
-    probe = make_vec_env(env_name, cfg, str(cfg_path), num_envs=1, num_threads=1)
-    action_dim = probe.num_acts
-    probe.close()
     executable = common.build_engine_loop(env_name)
-    with tempfile.TemporaryDirectory(prefix="rsg_versus_") as tmp_name:
-        tmp = Path(tmp_name)
-        common.write_cfg_dump(dict(cfg["environment"], num_envs=1), tmp / "cfg.txt")
-        _actions(1, action_dim, np.float32).tofile(tmp / "actions.bin")
-        result = common.engine_result(common.run_engine_loop(
-            executable, resource_dir=resource_dir(cfg), cfg_dump=tmp / "cfg.txt", cfg_source=str(cfg_path),
-            actions=tmp / "actions.bin", steps=steps, num_envs=1, seed=1))
+    with engine_inputs(env_name, 1) as engine_kwargs:
+        result = common.engine_result(common.run_engine_loop(executable, steps=steps, **engine_kwargs))
     return result["seconds"] / steps * 1e6
 
 
