@@ -61,21 +61,29 @@ def test_commands_are_drawn_within_the_ranges_and_slow_ones_mean_standing() -> N
         env.close()
 
 
-def test_commands_are_resampled_every_resampling_time_and_not_in_between() -> None:
-    # control_dt 0.02: a new command every 5 steps.
-    env = make(flat_cfg(commands={"resampling_time": 0.1, "lin_vel_x": [-1, 1], "lin_vel_y": [-1, 1],
-                                  "yaw_rate": [-1, 1]}))
-    try:
-        env.reset()
-        history = [commands(env)]
-        for _ in range(10):
-            env.step(np.zeros((env.num_envs, env.num_acts), dtype=np.float32))
-            history.append(commands(env))
-        for step in range(1, 11):
-            changed = not np.allclose(history[step], history[step - 1])
-            assert changed == (step % 5 == 0), f"step {step}: changed={changed}"
-    finally:
-        env.close()
+def steps_with_a_new_command(env, steps: int) -> list[int]:
+    env.reset()
+    history = [commands(env)]
+    for _ in range(steps):
+        env.step(np.zeros((env.num_envs, env.num_acts), dtype=np.float32))
+        history.append(commands(env))
+    return [step for step in range(1, steps + 1) if not np.allclose(history[step], history[step - 1])]
+
+
+@pytest.mark.parametrize("training_period", [None, 0.06])
+def test_commands_are_resampled_every_resampling_time_and_training_envs_may_resample_more_often(
+        training_period: float | None) -> None:
+    # control_dt 0.02: resampling_time 0.1 is a new command every 5 steps, training_resampling_time 0.06 every 3.
+    block = {"resampling_time": 0.1, "lin_vel_x": [-1, 1], "lin_vel_y": [-1, 1], "yaw_rate": [-1, 1]}
+    if training_period is not None:
+        block["training_resampling_time"] = training_period
+    for evaluation in (False, True):
+        env = make(flat_cfg(commands=block), evaluation=evaluation)
+        try:
+            every = 3 if training_period is not None and not evaluation else 5
+            assert steps_with_a_new_command(env, 15) == list(range(every, 16, every)), f"evaluation={evaluation}"
+        finally:
+            env.close()
 
 
 def test_same_seed_same_episodes_other_seed_other_ones() -> None:
@@ -293,6 +301,8 @@ def test_a_terrain_border_narrower_than_an_episodes_walk_is_refused_by_name() ->
 @pytest.mark.parametrize("key, value, words", [
     ("commands", {"resampling_time": 0, "lin_vel_x": [0, 1], "lin_vel_y": [0, 1], "yaw_rate": [0, 1]},
      "commands.resampling_time"),
+    ("commands", {"resampling_time": 1, "training_resampling_time": -2, "lin_vel_x": [0, 1], "lin_vel_y": [0, 1],
+                  "yaw_rate": [0, 1]}, "commands.training_resampling_time"),
     ("commands", {"resampling_time": 1, "lin_vel_x": [1, 0], "lin_vel_y": [0, 1], "yaw_rate": [0, 1]},
      "commands.lin_vel_x"),
     ("randomization", {"added_base_mass": [-100.0, 0.0]}, "randomization.added_base_mass"),

@@ -4,6 +4,9 @@
 //
 //   commands:
 //     resampling_time: 10.0     # s between draws within an episode
+//     training_resampling_time: 5.0  # optional; s between draws in training envs only (evaluations and the
+//                                    # player keep resampling_time), so that training can see more command changes
+//                                    # than the task it is judged on
 //     lin_vel_x: [-1.0, 1.0]    # m/s, forward
 //     lin_vel_y: [-1.0, 1.0]    # m/s, left
 //     yaw_rate: [-1.0, 1.0]     # rad/s, counter-clockwise
@@ -26,7 +29,7 @@ namespace raisim {
 
 class VelocityCommand {
  public:
-  explicit VelocityCommand(const Config& cfg) {
+  VelocityCommand(const Config& cfg, bool evaluation) {
     auto bad = [&](const std::string& key, const std::string& why) {
       const std::string path = cfg.path().empty() ? key : cfg.path() + "." + key;
       throw std::invalid_argument("cfg key '" + path + "' " + why + " (in " + cfg.source() + ")");
@@ -42,8 +45,17 @@ class VelocityCommand {
     vx_ = range("lin_vel_x", kMaxSpeed);
     vy_ = range("lin_vel_y", kMaxSpeed);
     yawRate_ = range("yaw_rate", kMaxSpeed);
-    resamplingTime_ = cfg["resampling_time"].as<double>();
-    if (!(resamplingTime_ > 0) || !std::isfinite(resamplingTime_)) bad("resampling_time", "must be a positive number of seconds");
+    auto period = [&](const std::string& key) {
+      const double seconds = cfg[key].as<double>();
+      if (!(seconds > 0) || !std::isfinite(seconds)) bad(key, "must be a positive number of seconds");
+      return seconds;
+    };
+    resamplingTime_ = period("resampling_time");
+    // Checked in evaluation envs too, so that a bad value fails where it is written, not first in training.
+    if (cfg.has("training_resampling_time")) {
+      const double training = period("training_resampling_time");
+      if (!evaluation) resamplingTime_ = training;
+    }
     standingBelow_ = cfg.get<double>("standing_below", 0.2);
     if (!(standingBelow_ >= 0) || !std::isfinite(standingBelow_)) bad("standing_below", "must be >= 0 m/s");
   }

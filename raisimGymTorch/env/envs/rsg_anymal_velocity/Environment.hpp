@@ -48,7 +48,7 @@ class ENVIRONMENT : public RaisimGymEnv {
   static constexpr int kPrivilegedStateDim = 16;
 
   ENVIRONMENT(const std::string& resourceDir, const Config& cfg, bool visualizable)
-      : RaisimGymEnv(resourceDir, cfg), commands_(cfg["commands"]) {
+      : RaisimGymEnv(resourceDir, cfg), commands_(cfg["commands"], isEvaluation()) {
     const std::string modelFile = resourceDir_ + "/anymal_c/anymal_c.xml";
     if (cfg.has("terrain")) {
       terrainParameters_ = TerrainParameters::fromConfig(cfg["terrain"]);
