@@ -3,7 +3,8 @@
 Trains from scratch with the shared trainer (the code behind runner.py) on cfg_flat.yaml (default) or cfg.yaml, for
 a wall-clock budget or a sample budget, with a checkpoint every ``--eval-every`` iterations. After training, every
 checkpoint's deterministic policy (actor mean, observation noise off) runs ``--episodes`` 20 s episodes with random
-commands drawn and resampled as in training, pushes off. Per checkpoint it reports:
+commands drawn from the cfg's ranges every ``resampling_time`` s (not ``training_resampling_time``), pushes off.
+Per checkpoint it reports:
 
 * RMS tracking error of vx, vy (m/s, together) and of the yaw rate (rad/s), body frame, over every step at which a
   robot is up, leaving out the first ``--settle`` seconds after each new command (the robot cannot change speed
@@ -366,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
              "step)" + ("." if terrain_level is None else f"; mean terrain level of the training envs over the last "
                         f"20 iterations {terrain_level:.2f} (levels 0-{len(by_level) - 1})."), "",
              f"Evaluation: {args.episodes} deterministic 20 s episodes per checkpoint with random commands (cfg "
-             f"ranges and resampling), observation noise and pushes off, physics randomized as in training"
+             f"ranges, drawn every resampling_time s), observation noise and pushes off, physics randomized as in "
+             "training"
              + (", on the cfg's starting levels" if terrain_level is not None else "") + "; errors over steps at "
              f"which a robot is up, leaving out {args.settle:.1f} s after each new command. "
              + (f"Targets (issue 14, flat): RMS vx/vy <= {TARGET_LINEAR_RMS} m/s, yaw rate <= {TARGET_YAW_RMS} rad/s, "
