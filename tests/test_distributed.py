@@ -396,9 +396,9 @@ def _worker(mode, directory, *rest):
 
     real_update, real_load, real_merge = PPO.update, PPO.load_state_dict, Distributed.merge_statistics
 
-    def update(self, last_obs):
+    def update(self, last_obs, iteration):
         observations = _digest(self.storage.observations)
-        stats = real_update(self, last_obs)
+        stats = real_update(self, last_obs, iteration)
         optimizer = [t for state in self.optimizer.state_dict()["state"].values() for t in state.values()]
         current["updates"].append({"parameters": _digest(*self._parameters), "optimizer": _digest(*optimizer),
                                    "learning_rate": self.learning_rate, "kl": stats["kl"],
@@ -431,11 +431,11 @@ def _worker(mode, directory, *rest):
     current = watch("nan_run")
     calls = []
 
-    def poisoned(self, last_obs):
+    def poisoned(self, last_obs, iteration):
         calls.append(1)
         if rank == 1 and len(calls) == 2:
             self.storage.rewards[0, 0] = float("nan")
-        return update(self, last_obs)
+        return update(self, last_obs, iteration)
 
     PPO.update = poisoned
     try:

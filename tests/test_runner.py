@@ -116,6 +116,19 @@ def test_retrain_resumes_exactly(tmp_path):
     assert final["iteration"] == 3 and float(final["obs_count"]) > float(saved["obs_count"])
 
 
+def test_learning_rate_settles_at_the_cfg_iteration(tmp_path):
+    cfg = write_cfg(tmp_path, algorithm={"settle_at_iteration": 2, "settle_learning_rate": 3e-5})
+    result = run(cfg, tmp_path, iterations=4)
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(result.run_dir))
+    events.Reload()
+    rates = [event.value for event in events.Scalars("PPO/learning_rate")]
+    assert len(rates) == 4 and all(rate != pytest.approx(3e-5) for rate in rates[:2]), rates
+    assert rates[2:] == pytest.approx([3e-5, 3e-5]), rates
+    assert load_checkpoint(result.last_checkpoint)["learning_rate"] == 3e-5
+
+
 def test_each_rollout_is_announced_to_the_env_with_its_iteration_also_after_a_resume(tmp_path, monkeypatch):
     announced = []
     real_callback = RaisimGymVecEnv.curriculum_callback
@@ -137,11 +150,11 @@ def test_nan_loss_stops_naming_the_iteration_and_keeps_the_last_checkpoint(tmp_p
     real_update = PPO.update
     calls = []
 
-    def update(self, last_obs):
+    def update(self, last_obs, iteration):
         calls.append(1)
         if len(calls) == 2:
             raise FloatingPointError("non-finite loss nan (simulated)")
-        return real_update(self, last_obs)
+        return real_update(self, last_obs, iteration)
 
     monkeypatch.setattr(PPO, "update", update)
     with pytest.raises(FloatingPointError, match=r"stopped at iteration 1: non-finite loss.*last good checkpoint is "

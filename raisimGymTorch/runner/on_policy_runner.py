@@ -330,7 +330,7 @@ class OnPolicyRunner:
                               else self.options.update_threads)
         started = time.perf_counter()
         try:
-            ppo_stats = self.ppo.update(self._observation)
+            ppo_stats = self.ppo.update(self._observation, self.iteration)
         except FloatingPointError as error:
             kept = (f"the last good checkpoint is {self._last_checkpoint}" if self._last_checkpoint
                     else "no checkpoint yet")

@@ -169,6 +169,10 @@ def test_config_bad_values_are_rejected():
         PPOConfig.from_dict({"learning_rate_schedule": "linear"})
     with pytest.raises(ValueError, match="LeakyReLU"):
         PPOConfig.from_dict({"activation": "Swish"})
+    with pytest.raises(ValueError, match="settle_at_iteration"):
+        PPOConfig.from_dict({"settle_at_iteration": -1})
+    with pytest.raises(ValueError, match="settle_learning_rate"):
+        PPOConfig.from_dict({"settle_learning_rate": 0.0})
 
 
 # --- networks -----------------------------------------------------------------------------------------------
@@ -291,6 +295,22 @@ def test_update_enforces_minimum_std_and_adapts_learning_rate():
     fixed = make_ppo(PPOConfig(learning_rate_schedule="fixed"))
     last_obs, _ = collect(fixed, reward_near_target)
     assert fixed.update(last_obs)["learning_rate"] == 5e-4
+
+
+def test_learning_rate_settles_from_the_configured_iteration_on():
+    config = PPOConfig(settle_at_iteration=2, settle_learning_rate=2e-5, desired_kl=1e-6)  # tiny target: must adapt
+    ppo = make_ppo(config)
+    rates = []
+    for iteration in range(4):
+        last_obs, _ = collect(ppo, reward_near_target)
+        rates.append(ppo.update(last_obs, iteration)["learning_rate"])
+        assert ppo.optimizer.param_groups[0]["lr"] == rates[-1]
+    assert rates[0] < config.learning_rate and rates[1] < rates[0], "adaptive before the settling iteration"
+    assert rates[2:] == [2e-5, 2e-5], "held, not adapted, from it on"
+
+    outside_a_trainer = make_ppo(config)
+    last_obs, _ = collect(outside_a_trainer, reward_near_target)
+    assert outside_a_trainer.update(last_obs)["learning_rate"] != 2e-5
 
 
 def test_a_few_updates_move_the_policy_toward_the_rewarded_action():

@@ -41,6 +41,12 @@ class PPOConfig:
     """Either "adaptive" (steer the learning rate toward desired_kl after every minibatch) or "fixed"."""
     desired_kl: float = 0.01
     """Target KL divergence between the rollout policy and the updated one."""
+    settle_at_iteration: int = 0
+    """From this trainer iteration on, the learning rate is held at settle_learning_rate (0: never). The adaptive
+    schedule moves the policy by desired_kl per update to the very end, so the last policy is as far from its
+    neighbours as any; a small fixed rate at the end lets the one that ships settle."""
+    settle_learning_rate: float = 1e-4
+    """The learning rate from settle_at_iteration on."""
     value_loss_coef: float = 0.5
     """Weight of the value loss in the total loss."""
     entropy_coef: float = 0.0
@@ -71,6 +77,8 @@ class PPOConfig:
             ("learning_rate", self.learning_rate >= 0.0, ">= 0"),
             ("learning_rate_schedule", self.learning_rate_schedule in ("adaptive", "fixed"), "'adaptive' or 'fixed'"),
             ("desired_kl", self.desired_kl > 0.0, "> 0"),
+            ("settle_at_iteration", self.settle_at_iteration >= 0, ">= 0"),
+            ("settle_learning_rate", self.settle_learning_rate > 0.0, "> 0"),
             ("max_grad_norm", self.max_grad_norm > 0.0, "> 0"),
             ("init_std", self.init_std > 0.0, "> 0"),
             ("min_std", self.min_std >= 0.0, ">= 0"),
@@ -364,11 +372,12 @@ class PPO:
         self.storage.complete_slot(rewards, dones | truncated)
         self._pending = False
 
-    def update(self, last_obs: torch.Tensor) -> dict[str, float]:
+    def update(self, last_obs: torch.Tensor, iteration: int | None = None) -> dict[str, float]:
         """Computes returns, runs the epochs of minibatch updates and clears the storage.
 
         Args:
             last_obs: [N, obs_dim] observation rows after the last stored step, for the bootstrap value.
+            iteration: The trainer's iteration, which `settle_at_iteration` counts; None outside a trainer.
 
         Returns:
             Means over all minibatches of `surrogate_loss`, `value_loss`, `entropy` and `kl`; the final
@@ -382,6 +391,10 @@ class PPO:
         if self._pending:
             raise RuntimeError("update() was called between act() and process_step()")
         cfg = self.config
+        settled = cfg.settle_at_iteration > 0 and iteration is not None and iteration >= cfg.settle_at_iteration
+        if settled:
+            self.learning_rate = cfg.settle_learning_rate
+            self._set_optimizer_learning_rate()
         with torch.no_grad():
             self._store_values()
             last_values = self.critic(self._tensor(last_obs, "last_obs", (self.num_envs, self.obs_dim)))
@@ -410,7 +423,7 @@ class PPO:
                         raise FloatingPointError(
                             self._non_finite_message(losses, where) if not losses.finite else
                             f"non-finite loss on another rank at {where}; parameters were not updated")
-                if cfg.learning_rate_schedule == "adaptive":
+                if cfg.learning_rate_schedule == "adaptive" and not settled:
                     self._adapt_learning_rate(kl)
 
                 grad_norm = nn.utils.clip_grad_norm_(self._parameters, cfg.max_grad_norm)
