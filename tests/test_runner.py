@@ -79,8 +79,8 @@ def test_run_directory_holds_cfg_code_logs_checkpoints_and_exports(tmp_path):
     events = EventAccumulator(str(result.run_dir))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    for tag in ["PPO/surrogate_loss", "PPO/value_loss", "PPO/learning_rate", "PPO/mean_std", "PPO/kl",
-                "Reward/mean_per_step", "Reward/forwardVel", "Reward/torque", "Perf/steps_per_second",
+    for tag in ["PPO/surrogate_loss", "PPO/value_loss", "PPO/learning_rate", "PPO/entropy_coef", "PPO/mean_std",
+                "PPO/kl", "Reward/mean_per_step", "Reward/forwardVel", "Reward/torque", "Perf/steps_per_second",
                 "Perf/real_time_factor", "Perf/rollout_seconds", "Perf/update_seconds", "Episode/done_rate",
                 "Episode/termination_rate", "Episode/timeout_rate", "Episode/length_steps", "Evaluation/return",
                 "Evaluation/fall_rate"]:
@@ -116,8 +116,9 @@ def test_retrain_resumes_exactly(tmp_path):
     assert final["iteration"] == 3 and float(final["obs_count"]) > float(saved["obs_count"])
 
 
-def test_learning_rate_settles_at_the_cfg_iteration(tmp_path):
-    cfg = write_cfg(tmp_path, algorithm={"settle_at_iteration": 2, "settle_learning_rate": 3e-5})
+def test_learning_rate_settles_and_entropy_weight_decays_at_the_cfg_iterations(tmp_path):
+    cfg = write_cfg(tmp_path, algorithm={"settle_at_iteration": 2, "settle_learning_rate": 3e-5,
+                                         "entropy_coef": 0.01, "entropy_decay_start": 1, "entropy_decay_end": 3})
     result = run(cfg, tmp_path, iterations=4)
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -126,6 +127,8 @@ def test_learning_rate_settles_at_the_cfg_iteration(tmp_path):
     rates = [event.value for event in events.Scalars("PPO/learning_rate")]
     assert len(rates) == 4 and all(rate != pytest.approx(3e-5) for rate in rates[:2]), rates
     assert rates[2:] == pytest.approx([3e-5, 3e-5]), rates
+    weights = [event.value for event in events.Scalars("PPO/entropy_coef")]
+    assert weights == pytest.approx([0.01, 0.01, 0.005, 0.0]), weights
     assert load_checkpoint(result.last_checkpoint)["learning_rate"] == 3e-5
 
 

@@ -60,6 +60,7 @@ class TrainingLogger:
             "PPO/entropy": ppo_stats["entropy"],
             "PPO/kl": ppo_stats["kl"],
             "PPO/learning_rate": ppo_stats["learning_rate"],
+            "PPO/entropy_coef": ppo_stats["entropy_coef"],
             "PPO/mean_std": ppo_stats["mean_std"],
             "Reward/mean_per_step": rollout.mean_reward,
             "Episode/ended": rollout.episodes,

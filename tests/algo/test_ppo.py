@@ -173,6 +173,10 @@ def test_config_bad_values_are_rejected():
         PPOConfig.from_dict({"settle_at_iteration": -1})
     with pytest.raises(ValueError, match="settle_learning_rate"):
         PPOConfig.from_dict({"settle_learning_rate": 0.0})
+    with pytest.raises(ValueError, match="entropy_decay_start"):
+        PPOConfig.from_dict({"entropy_decay_start": -1})
+    with pytest.raises(ValueError, match="'entropy_decay_end' must be after entropy_decay_start, got 300"):
+        PPOConfig.from_dict({"entropy_decay_start": 300, "entropy_decay_end": 300})
 
 
 # --- networks -----------------------------------------------------------------------------------------------
@@ -275,7 +279,8 @@ def test_update_is_deterministic_for_a_seed_and_changes_parameters():
     assert stats_a == stats_b
     assert all(torch.equal(a, b) for a, b in zip(params_a, params_b))
     assert all(not torch.equal(a, b) for a, b in zip(params_a, before))
-    assert set(stats_a) == {"surrogate_loss", "value_loss", "entropy", "kl", "learning_rate", "mean_std"}
+    assert set(stats_a) == {"surrogate_loss", "value_loss", "entropy", "kl", "learning_rate", "entropy_coef",
+                            "mean_std"}
 
     other = make_ppo(seed=8)
     collect(other, reward_near_target)
@@ -311,6 +316,31 @@ def test_learning_rate_settles_from_the_configured_iteration_on():
     outside_a_trainer = make_ppo(config)
     last_obs, _ = collect(outside_a_trainer, reward_near_target)
     assert outside_a_trainer.update(last_obs)["learning_rate"] != 2e-5
+
+
+def test_entropy_weight_falls_linearly_to_zero_between_the_configured_iterations():
+    config = PPOConfig(entropy_coef=0.01, entropy_decay_start=300, entropy_decay_end=700)
+    weights = [config.entropy_coef_at(iteration) for iteration in (0, 300, 400, 500, 699, 700, 814)]
+    assert weights == pytest.approx([0.01, 0.01, 0.0075, 0.005, 0.000025, 0.0, 0.0])
+    assert config.entropy_coef_at(None) == 0.01, "outside a trainer: the configured weight"
+    assert PPOConfig(entropy_coef=0.01).entropy_coef_at(10**6) == 0.01, "no decay unless configured"
+
+
+def test_update_weighs_entropy_by_the_scheduled_weight():
+    # A large weight moves the std far within one update, so the weight in use shows in the parameters.
+    def updated(config, iteration):
+        ppo = make_ppo(config, seed=3)
+        last_obs, _ = collect(ppo, reward_near_target)
+        return ppo.update(last_obs, iteration), parameters(ppo)
+
+    decaying = PPOConfig(entropy_coef=0.5, entropy_decay_start=2, entropy_decay_end=4)
+    for iteration, constant in [(2, PPOConfig(entropy_coef=0.5)), (3, PPOConfig(entropy_coef=0.25)),
+                                (4, PPOConfig(entropy_coef=0.0))]:
+        stats, params = updated(decaying, iteration)
+        expected_stats, expected_params = updated(constant, iteration)
+        assert stats["entropy_coef"] == expected_stats["entropy_coef"] == constant.entropy_coef
+        assert all(torch.equal(a, b) for a, b in zip(params, expected_params)), iteration
+    assert updated(PPOConfig(entropy_coef=0.5), 3)[0]["mean_std"] > updated(PPOConfig(), 3)[0]["mean_std"]
 
 
 def test_a_few_updates_move_the_policy_toward_the_rewarded_action():

@@ -51,6 +51,12 @@ class PPOConfig:
     """Weight of the value loss in the total loss."""
     entropy_coef: float = 0.0
     """Weight of the entropy bonus in the total loss."""
+    entropy_decay_start: int = 0
+    """From this trainer iteration on, the entropy weight falls linearly from entropy_coef to 0, reached at
+    entropy_decay_end (0: held at entropy_coef). The bonus that lets a policy find a gait also holds its action
+    std wide long after, which costs tracking accuracy."""
+    entropy_decay_end: int = 0
+    """The iteration from which the entropy weight is 0; after entropy_decay_start."""
     max_grad_norm: float = 0.5
     """Gradients are rescaled so that their global norm is at most this."""
     use_clipped_value_loss: bool = True
@@ -79,6 +85,9 @@ class PPOConfig:
             ("desired_kl", self.desired_kl > 0.0, "> 0"),
             ("settle_at_iteration", self.settle_at_iteration >= 0, ">= 0"),
             ("settle_learning_rate", self.settle_learning_rate > 0.0, "> 0"),
+            ("entropy_decay_start", self.entropy_decay_start >= 0, ">= 0"),
+            ("entropy_decay_end", self.entropy_decay_start == 0 or self.entropy_decay_end > self.entropy_decay_start,
+             "after entropy_decay_start"),
             ("max_grad_norm", self.max_grad_norm > 0.0, "> 0"),
             ("init_std", self.init_std > 0.0, "> 0"),
             ("min_std", self.min_std >= 0.0, ">= 0"),
@@ -87,6 +96,13 @@ class PPOConfig:
         for name, ok, requirement in checks:
             if not ok:
                 raise ValueError(f"PPO setting {name!r} must be {requirement}, got {quoted(getattr(self, name))}")
+
+    def entropy_coef_at(self, iteration: int | None) -> float:
+        """The entropy weight of the update at trainer `iteration` (None, outside a trainer: entropy_coef)."""
+        if self.entropy_decay_start == 0 or iteration is None or iteration <= self.entropy_decay_start:
+            return self.entropy_coef
+        remaining = (self.entropy_decay_end - iteration) / (self.entropy_decay_end - self.entropy_decay_start)
+        return self.entropy_coef * max(remaining, 0.0)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "cfg.yaml") -> PPOConfig:
@@ -273,6 +289,7 @@ class PPO:
         )
         self._parameters = [*self.actor.parameters(), *self.critic.parameters()]
         self.learning_rate = config.learning_rate
+        self.entropy_coef = config.entropy_coef  # of the current update; see PPOConfig.entropy_decay_start
         self.optimizer = torch.optim.Adam(self._parameters, lr=self.learning_rate)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
@@ -381,7 +398,7 @@ class PPO:
 
         Returns:
             Means over all minibatches of `surrogate_loss`, `value_loss`, `entropy` and `kl`; the final
-            `learning_rate`; and `mean_std`, the mean action std after the minimum is enforced.
+            `learning_rate`; the `entropy_coef` used; and `mean_std`, the mean action std after the minimum is enforced.
 
         Raises:
             RuntimeError: If the storage is not full or an `act` awaits its `process_step`.
@@ -395,6 +412,7 @@ class PPO:
         if settled:
             self.learning_rate = cfg.settle_learning_rate
             self._set_optimizer_learning_rate()
+        self.entropy_coef = cfg.entropy_coef_at(iteration)
         with torch.no_grad():
             self._store_values()
             last_values = self.critic(self._tensor(last_obs, "last_obs", (self.num_envs, self.obs_dim)))
@@ -442,6 +460,7 @@ class PPO:
         num_updates = cfg.num_learning_epochs * cfg.num_mini_batches
         stats = {name: total / num_updates for name, total in totals.items()}
         stats["learning_rate"] = self.learning_rate
+        stats["entropy_coef"] = self.entropy_coef
         stats["mean_std"] = self.actor.std.mean().item()
         return stats
 
@@ -467,7 +486,7 @@ class PPO:
         surrogate = surrogate_loss(ratio, batch.advantages, cfg.clip_param)
         values = self.critic(batch.observations)
         value = value_loss(values, batch.values, batch.returns, cfg.clip_param, cfg.use_clipped_value_loss)
-        loss = surrogate + cfg.value_loss_coef * value - cfg.entropy_coef * entropy
+        loss = surrogate + cfg.value_loss_coef * value - self.entropy_coef * entropy
         with torch.no_grad():
             kl = gaussian_kl(batch.action_means, old_std, distribution.mean, distribution.stddev).mean()
         return loss, surrogate.detach(), value.detach(), entropy.detach(), kl
