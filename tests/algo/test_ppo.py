@@ -177,6 +177,9 @@ def test_config_bad_values_are_rejected():
         PPOConfig.from_dict({"entropy_decay_start": -1})
     with pytest.raises(ValueError, match="'entropy_decay_end' must be after entropy_decay_start, got 300"):
         PPOConfig.from_dict({"entropy_decay_start": 300, "entropy_decay_end": 300})
+    never_starts = r"'entropy_decay_end' must be 0 while entropy_decay_start is 0 \(no decay\), got 700"
+    with pytest.raises(ValueError, match=never_starts):
+        PPOConfig.from_dict({"entropy_decay_end": 700})  # a decay that would silently never start
 
 
 # --- networks -----------------------------------------------------------------------------------------------

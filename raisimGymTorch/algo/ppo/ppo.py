@@ -88,6 +88,8 @@ class PPOConfig:
             ("entropy_decay_start", self.entropy_decay_start >= 0, ">= 0"),
             ("entropy_decay_end", self.entropy_decay_start == 0 or self.entropy_decay_end > self.entropy_decay_start,
              "after entropy_decay_start"),
+            ("entropy_decay_end", self.entropy_decay_start > 0 or self.entropy_decay_end == 0,
+             "0 while entropy_decay_start is 0 (no decay)"),
             ("max_grad_norm", self.max_grad_norm > 0.0, "> 0"),
             ("init_std", self.init_std > 0.0, "> 0"),
             ("min_std", self.min_std >= 0.0, ">= 0"),
