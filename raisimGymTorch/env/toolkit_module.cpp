@@ -1,4 +1,5 @@
-// raisimGymTorch.env.bin._toolkit: the C++ toolkit components (terrain, height scan, terrain curriculum, actuator network)
+// raisimGymTorch.env.bin._toolkit: the C++ toolkit components (terrain, height scan, terrain curriculum, velocity
+// commands, actuator network)
 // as Python objects, so that tests, previews and benchmarks run the same code the environments run.
 // This file is only the boundary: it converts and checks Python values and calls the headers.
 #include <pybind11/numpy.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "Config.hpp"
+#include "locomotion/VelocityCommand.hpp"
 #include "terrain/HeightScan.hpp"
 #include "toolkit_actuator.hpp"
 #include "terrain/Terrain.hpp"
@@ -78,6 +80,12 @@ void rejectUnread(const Config& cfg) {
   for (const auto& name : unread) names += (names.empty() ? "'" : ", '") + name + "'";
   throw py::value_error("unknown cfg key " + names + " (in " + cfg.source() + ")");
 }
+
+// The commands one env would draw, with a generator of its own.
+struct SeededVelocityCommand {
+  raisim::VelocityCommand command;
+  std::mt19937 generator;
+};
 
 raisim::TerrainParameters parameters(const py::object& cfg, const std::string& source) {
   Config config = blockConfig(cfg, "terrain", source);
@@ -189,7 +197,8 @@ py::dict leggedRollout(const std::string& xmlPath, const raisim::Terrain* terrai
 }  // namespace
 
 PYBIND11_MODULE(_toolkit, module) {
-  module.doc() = "raisimGymTorch's C++ toolkit components: terrain, height scan, terrain curriculum, actuator network";
+  module.doc() = "raisimGymTorch's C++ toolkit components: terrain, height scan, terrain curriculum, velocity commands, "
+                 "actuator network";
   raisim::bindActuator(module);
 
   py::class_<raisim::Terrain, std::shared_ptr<raisim::Terrain>>(module, "Terrain")
@@ -308,6 +317,25 @@ PYBIND11_MODULE(_toolkit, module) {
       .def_property_readonly("type", &raisim::TerrainCurriculum::type)
       .def("update", &raisim::TerrainCurriculum::update, py::arg("distance_walked"), py::arg("commanded_distance"),
            "Moves the level after an episode by legged_gym's rule; returns the move.");
+
+  py::class_<SeededVelocityCommand>(module, "VelocityCommand")
+      .def(py::init([](const py::object& cfg, bool evaluation, std::uint32_t seed, const std::string& source) {
+             Config config = blockConfig(cfg, "commands", source);
+             SeededVelocityCommand seeded{raisim::VelocityCommand(config, evaluation), std::mt19937(seed)};
+             rejectUnread(config);
+             return seeded;
+           }),
+           py::arg("cfg"), py::arg("evaluation") = false, py::arg("seed") = 0, py::arg("source") = "<commands cfg>")
+      .def("reset", [](SeededVelocityCommand& s, double yaw) { s.command.reset(s.generator, yaw); }, py::arg("yaw"),
+           "Draws the episode's first command for a robot heading `yaw` (rad).")
+      .def("advance", [](SeededVelocityCommand& s, double dt, double yaw) { return s.command.advance(dt, yaw, s.generator); },
+           py::arg("dt"), py::arg("yaw"), "Advances dt seconds; returns whether a new command was drawn.")
+      .def_property_readonly("value", [](const SeededVelocityCommand& s) {
+             const auto& v = s.command.value();
+             return py::make_tuple(v[0], v[1], v[2]);
+           }, "(vx, vy, yaw rate) in the robot's yaw-aligned frame.")
+      .def_property_readonly("planar_speed", [](const SeededVelocityCommand& s) { return s.command.planarSpeed(); })
+      .def_property_readonly("heading", [](const SeededVelocityCommand& s) { return s.command.heading(); });
 
   module.def("legged_rollout", &leggedRollout, py::arg("xml_path"), py::arg("terrain"), py::arg("scan"),
              py::arg("control_steps"), py::arg("substeps"), py::arg("kp"), py::arg("kd"), py::arg("nominal"),

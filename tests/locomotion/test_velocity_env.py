@@ -1,5 +1,5 @@
 """rsg_anymal_velocity's mechanisms as a user relies on them: commands drawn within their ranges and resampled on
-time, every kinematic reward term equal to its definition on the simulated state, physics randomized within the
+time, heading commands steering the yaw rate, every kinematic reward term equal to its definition on the simulated state, physics randomized within the
 cfg's ranges and reproducibly by seed, pushes at the cfg's period, observation noise off when evaluating, and the
 rough task's terrain, height scan and curriculum."""
 from __future__ import annotations
@@ -84,6 +84,35 @@ def test_commands_are_resampled_every_resampling_time_and_training_envs_may_resa
             assert steps_with_a_new_command(env, 15) == list(range(every, 16, every)), f"evaluation={evaluation}"
         finally:
             env.close()
+
+
+def base_yaw(qpos: np.ndarray) -> float:
+    return math.atan2(2 * (qpos[3] * qpos[6] + qpos[4] * qpos[5]), 1 - 2 * (qpos[5] ** 2 + qpos[6] ** 2))
+
+
+def test_heading_commands_steer_the_yaw_rate_towards_the_drawn_heading() -> None:
+    # A fixed heading of 2.5 rad: robots spawned facing random ways are told 0.5 x their heading error, wrapped to
+    # (-pi, pi], clipped to the yaw_rate range [-0.3, 0.8]; steered again as the robot turns under random actions.
+    block = {"resampling_time": 10.0, "lin_vel_x": [-1, 1], "lin_vel_y": [-1, 1], "yaw_rate": [-0.3, 0.8],
+             "heading": [2.5, 2.5]}
+    env = make(flat_cfg(commands=block), num_envs=16)
+    try:
+        env.reset()
+        actions = np.random.default_rng(1).normal(0, 0.5, (10, env.num_envs, env.num_acts)).astype(np.float32)
+        told = []
+        for action in [None, *actions]:
+            if action is not None:
+                env.step(action)
+            drawn = commands(env)[:, 2]
+            for i in range(env.num_envs):
+                error = math.remainder(2.5 - base_yaw(env.wrapper.getState(i)[0]), 2 * math.pi)
+                assert drawn[i] == pytest.approx(np.clip(0.5 * error, -0.3, 0.8), abs=1e-5), (i, error)
+            told.append(drawn)
+        told = np.array(told)
+        assert (told.min(), told.max()) == pytest.approx((-0.3, 0.8), abs=1e-5)  # steered both ways, and clipped
+        assert not np.allclose(told[0], told[-1])  # steered step by step, not drawn once
+    finally:
+        env.close()
 
 
 def test_same_seed_same_episodes_other_seed_other_ones() -> None:
@@ -213,7 +242,7 @@ def test_pushes_kick_the_base_at_the_cfg_period() -> None:
     for step in range(4):  # before the first push the runs are the same
         np.testing.assert_array_equal(runs[0][step][1], runs[1][step][1])
     qpos, qvel = runs[1][4]
-    yaw = math.atan2(2 * (qpos[3] * qpos[6] + qpos[4] * qpos[5]), 1 - 2 * (qpos[5] ** 2 + qpos[6] ** 2))
+    yaw = base_yaw(qpos)
     kick = qvel[:2] - runs[0][4][1][:2]
     np.testing.assert_allclose(kick, [-math.sin(yaw), math.cos(yaw)], atol=1e-9)  # 1 m/s to the robot's left
 
@@ -305,6 +334,8 @@ def test_a_terrain_border_narrower_than_an_episodes_walk_is_refused_by_name() ->
                   "yaw_rate": [0, 1]}, "commands.training_resampling_time"),
     ("commands", {"resampling_time": 1, "lin_vel_x": [1, 0], "lin_vel_y": [0, 1], "yaw_rate": [0, 1]},
      "commands.lin_vel_x"),
+    ("commands", {"resampling_time": 1, "lin_vel_x": [0, 1], "lin_vel_y": [0, 1], "yaw_rate": [0, 1],
+                  "heading": [-180, 180]}, "commands.heading"),  # degrees, not radians
     ("randomization", {"added_base_mass": [-100.0, 0.0]}, "randomization.added_base_mass"),
     ("randomization", {"friction": [-1.0, 1.0]}, "randomization.friction"),
     ("push", {"interval": -1.0}, "push.interval"),

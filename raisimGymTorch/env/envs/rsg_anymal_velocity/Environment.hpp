@@ -149,7 +149,7 @@ class ENVIRONMENT : public RaisimGymEnv {
     world_->setState(qpos_, qvel_);
     placeAboveGround(*world_->model(), *world_->data(), spawnClearance_, groundHeightUnderRobot());
 
-    commands_.reset(randomGenerator_);
+    commands_.reset(randomGenerator_, heading);
     push_.reset();
     airTime_.reset();
     previousAction_.setZero();
@@ -204,8 +204,9 @@ class ENVIRONMENT : public RaisimGymEnv {
     previousJointVelocity_ = jointVelocity;
     commandedDistance_ += commands_.planarSpeed() * dt;
     // After the reward, as legged_gym does: the reward judges the command that was in force.
-    commands_.advance(dt, randomGenerator_);
-    push_.advance(dt, HeightScan::yaw(world_->data()->qpos + 3), world_->data()->qvel, randomGenerator_);
+    const double yaw = HeightScan::yaw(world_->data()->qpos + 3);
+    commands_.advance(dt, yaw, randomGenerator_);
+    push_.advance(dt, yaw, world_->data()->qvel, randomGenerator_);
     const float total = rewards_.sum();
     return onlyPositiveRewards_ ? std::max(0.f, total) : total;
   }
