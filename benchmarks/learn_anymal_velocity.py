@@ -3,7 +3,8 @@
 Trains from scratch with the shared trainer (the code behind runner.py) on cfg_flat.yaml (default) or cfg.yaml, for
 a wall-clock budget or a sample budget, with a checkpoint every ``--eval-every`` iterations. After training, every
 checkpoint's deterministic policy (actor mean, observation noise off) runs ``--episodes`` 20 s episodes with random
-commands drawn from the cfg's ranges every ``resampling_time`` s (not ``training_resampling_time``), pushes off.
+commands drawn from the cfg's ranges every ``resampling_time`` s (not ``training_resampling_time``; with heading
+commands the yaw rate steers to the drawn heading), pushes off.
 Per checkpoint it reports:
 
 * RMS tracking error of vx, vy (m/s, together) and of the yaw rate (rad/s), body frame, over every step at which a
@@ -109,6 +110,8 @@ def evaluate(checkpoint_path: Path, episodes: int, settle: float, threads: int, 
                        num_threads=threads, seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False, evaluation=True)
     try:
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
+        # Heading commands steer the yaw rate at every step: a new draw shows in vx and vy only.
+        new_command_columns = slice(0, 2) if "heading" in config.cfg["environment"]["commands"] else slice(0, 3)
         dt = float(env.wrapper.getControlTimeStep())
         env.reset()
         up = np.ones(episodes, dtype=bool)
@@ -123,7 +126,8 @@ def evaluate(checkpoint_path: Path, episodes: int, settle: float, threads: int, 
                 break
             command = observation[:, COMMAND] / COMMAND_SCALE
             if last_command is not None:
-                since_command = np.where(np.any(command != last_command, axis=1), 0.0, since_command + dt)
+                changed = command[:, new_command_columns] != last_command[:, new_command_columns]
+                since_command = np.where(np.any(changed, axis=1), 0.0, since_command + dt)
             last_command = command
             settled = up & (since_command >= settle)
             velocity = observation[:, LINEAR_VELOCITY] / 2.0

@@ -115,7 +115,8 @@ def play(
 
 
 def with_fixed_command(cfg: Mapping[str, Any], command: Sequence[float], source: str) -> dict[str, Any]:
-    """A copy of `cfg` whose velocity commands are always `command` (vx, vy, yaw rate): every range becomes [v, v].
+    """A copy of `cfg` whose velocity commands are always `command` (vx, vy, yaw rate): every range becomes [v, v],
+    and heading commands, which would steer the yaw rate, are dropped.
 
     Raises:
         ValueError: Not three finite numbers, or the cfg has no ``environment.commands`` block.
@@ -129,7 +130,8 @@ def with_fixed_command(cfg: Mapping[str, Any], command: Sequence[float], source:
                          f"commands")
     fixed = copy.deepcopy(dict(cfg))
     fixed["environment"] = dict(fixed["environment"])
-    fixed["environment"]["commands"] = {**commands, "lin_vel_x": [values[0]] * 2, "lin_vel_y": [values[1]] * 2,
+    fixed_commands = {key: value for key, value in commands.items() if key != "heading"}
+    fixed["environment"]["commands"] = {**fixed_commands, "lin_vel_x": [values[0]] * 2, "lin_vel_y": [values[1]] * 2,
                                         "yaw_rate": [values[2]] * 2, "standing_below": 0.0}
     return fixed
 

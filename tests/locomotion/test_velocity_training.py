@@ -80,9 +80,12 @@ def test_asking_for_cuda_without_one_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("full_*.pt"))
 
 
-def test_a_fixed_command_is_held_through_resampling() -> None:
+@pytest.mark.parametrize("heading", [None, [-3.1, 3.1]])
+def test_a_fixed_command_is_held_through_resampling(heading: list[float] | None) -> None:
     cfg = load_cfg(ENV_DIR / "cfg_flat.yaml")
     cfg["environment"]["commands"]["resampling_time"] = 0.1
+    if heading is not None:  # the yaw rate asked for, not one steering to a drawn heading
+        cfg["environment"]["commands"]["heading"] = heading
     fixed = player.with_fixed_command(cfg, [0.6, 0.0, 0.2], "cfg_flat.yaml")
     env = make_vec_env("rsg_anymal_velocity", fixed, num_envs=2, num_threads=1, normalize_ob=False, evaluation=True)
     try:
