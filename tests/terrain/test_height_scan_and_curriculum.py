@@ -1,12 +1,19 @@
-"""HeightScan and TerrainCurriculum (env/terrain/*.hpp) through raisimGymTorch.env.bin._toolkit."""
+"""HeightScan and TerrainCurriculum (env/terrain/*.hpp) through raisimGymTorch.env.bin._toolkit, and the level a
+perfect walker reaches under the rough task's commands (benchmarks/curriculum_ceiling.py)."""
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from raisimGymTorch.env.bin import _toolkit
+from raisimGymTorch.env.make import ENVS_DIR, load_cfg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from curriculum_ceiling import ceilings  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +129,13 @@ def test_bad_curriculum_cfg_names_the_key() -> None:
         _toolkit.TerrainCurriculum({"min_init_level": 2, "max_init_level": 1}, terrain, 0, 1)
     with pytest.raises(ValueError, match="env index 3"):
         _toolkit.TerrainCurriculum({}, terrain, 3, 2)
+
+
+def test_only_heading_commands_let_a_perfect_walker_climb_to_the_rules_ceiling() -> None:
+    # Drawn yaw rates walk circles that end near the spawn point: the curriculum demotes a robot that follows
+    # them exactly in about 4 episodes of 10. Steered to a heading, it walks away and climbs close to the rule's own
+    # ceiling, a mean level of 6.0 of 0-9 for robots promoted after every episode (the top ones go to a random level).
+    yaw_rates, heading, always_up = ceilings(load_cfg(ENVS_DIR / "rsg_anymal_velocity" / "cfg.yaml"), 300, 300, 60).values()
+    assert always_up.promoted == 1.0 and always_up.mean_level == pytest.approx(6.0, abs=0.25)
+    assert heading.promoted > 0.8 and heading.mean_level > always_up.mean_level - 0.4
+    assert yaw_rates.demoted > 0.3 and yaw_rates.mean_level < heading.mean_level - 1.0

@@ -1,0 +1,133 @@
+"""The terrain level a perfect walker reaches: the ceiling that the rough task's curriculum and commands set.
+
+    python benchmarks/curriculum_ceiling.py [--quick] [--walks 2000] [--robots 1000] [--episodes 100]
+
+A perfect walker follows every command exactly on any terrain and never falls: at each control step its planar
+velocity (yaw-aligned frame) and yaw rate equal the command. Its commands come from the env's own code
+(`_toolkit.VelocityCommand` with cfg.yaml's `commands` block, as a training env draws them), over episodes of
+cfg.yaml's `max_time`; each episode gives the distance from the spawn point and the commanded distance (the
+planar speed commanded, integrated), the two numbers the curriculum judges. `--robots` robots then each live
+`--episodes` episodes, each episode one of those walks drawn at random, and move through the levels by the env's
+own rule (`_toolkit.TerrainCurriculum`: up past half a tile, down under half the commanded distance, from the top
+to a random level). The mean level over the second half of their episodes is the most that training can show
+under these commands, however well a policy walks.
+
+Rows: the commands of cfg.yaml with and without `heading` (yaw rates drawn, the cfg until 2026-12-06), and a
+robot promoted after every episode (the rule's own ceiling, whatever the commands).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import RESULTS_DIR, machine_info, markdown_table, write_result  # noqa: E402
+
+from raisimGymTorch.env.bin import _toolkit  # noqa: E402
+from raisimGymTorch.env.make import ENVS_DIR, load_cfg  # noqa: E402
+
+ROUGH_CFG = ENVS_DIR / "rsg_anymal_velocity" / "cfg.yaml"
+
+
+@dataclass(frozen=True)
+class Climb:
+    mean_level: float
+    promoted: float
+    demoted: float
+
+
+def perfect_walks(commands: dict, max_time: float, dt: float, count: int, seed: int) -> np.ndarray:
+    """(distance from the spawn point, commanded distance) of `count` episodes of a perfect walker, in metres."""
+    command = _toolkit.VelocityCommand(commands, seed=seed)
+    headings = np.random.default_rng(seed).uniform(-math.pi, math.pi, count)
+    walks = np.empty((count, 2))
+    for episode in range(count):
+        x = y = commanded = 0.0
+        yaw = float(headings[episode])
+        command.reset(yaw)
+        for _ in range(round(max_time / dt)):
+            vx, vy, yaw_rate = command.value
+            cos, sin = math.cos(yaw), math.sin(yaw)
+            x += (cos * vx - sin * vy) * dt
+            y += (sin * vx + cos * vy) * dt
+            yaw += yaw_rate * dt
+            commanded += command.planar_speed * dt
+            command.advance(dt, yaw)
+        walks[episode] = math.hypot(x, y), commanded
+    return walks
+
+
+def climb(cfg: dict, walks: np.ndarray, robots: int, episodes: int, seed: int) -> Climb:
+    """The mean level of `robots` curricula over the second half of `episodes` episodes, each a random one of
+    `walks`, and the shares of moves up (including from the top to a random level) and down."""
+    block = cfg["environment"]["terrain"]
+    terrain = _toolkit.Terrain({key: value for key, value in block.items() if key != "seed"}, block.get("seed", 0))
+    rng = np.random.default_rng(seed)
+    moves = {move: 0 for move in _toolkit.CurriculumMove.__members__.values()}
+    levels = []
+    for robot in range(robots):
+        curriculum = _toolkit.TerrainCurriculum(cfg["environment"]["curriculum"], terrain, robot, robots, seed)
+        for episode, index in enumerate(rng.integers(len(walks), size=episodes)):
+            moves[curriculum.update(*walks[index])] += 1
+            if episode >= episodes // 2:
+                levels.append(curriculum.level)
+    total = robots * episodes
+    up = moves[_toolkit.CurriculumMove.UP] + moves[_toolkit.CurriculumMove.RANDOM]
+    return Climb(float(np.mean(levels)), up / total, moves[_toolkit.CurriculumMove.DOWN] / total)
+
+
+def ceilings(cfg: dict, walk_count: int, robots: int, episodes: int, seed: int = 0) -> dict[str, Climb]:
+    environment = cfg["environment"]
+    max_time, dt = float(environment["max_time"]), float(environment["control_dt"])
+    with_heading = copy.deepcopy(environment["commands"])
+    with_heading.setdefault("heading", [-math.pi, math.pi])
+    yaw_rates = {key: value for key, value in with_heading.items() if key != "heading"}
+    always_up = np.array([[math.inf, 0.0]])
+    return {
+        "yaw rates drawn (cfg.yaml until 2026-12-06)":
+            climb(cfg, perfect_walks(yaw_rates, max_time, dt, walk_count, seed), robots, episodes, seed),
+        f"heading drawn in {with_heading['heading']} rad, yaw rate steered (cfg.yaml)":
+            climb(cfg, perfect_walks(with_heading, max_time, dt, walk_count, seed), robots, episodes, seed),
+        "promoted after every episode": climb(cfg, always_up, robots, episodes, seed),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few walks: proves the script runs")
+    parser.add_argument("--walks", type=int, default=2000, help="perfect-walker episodes per kind of command")
+    parser.add_argument("--robots", type=int, default=1000)
+    parser.add_argument("--episodes", type=int, default=100, help="episodes each robot lives")
+    args = parser.parse_args()
+    walks, robots, episodes = (50, 50, 40) if args.quick else (args.walks, args.robots, args.episodes)
+
+    cfg = load_cfg(ROUGH_CFG)
+    rows = [[name, f"{climb.mean_level:.2f}", f"{100 * climb.promoted:.1f}%", f"{100 * climb.demoted:.1f}%"]
+            for name, climb in ceilings(cfg, walks, robots, episodes).items()]
+    environment = cfg["environment"]
+    commands = environment["commands"]
+    text = "\n\n".join([
+        "# The terrain level a perfect walker reaches under the rough task's commands",
+        f"`python benchmarks/curriculum_ceiling.py{' --quick' if args.quick else ''}`: {walks} perfect-walker "
+        f"episodes per kind of command, {robots} robots x {episodes} episodes through the curriculum, mean level "
+        f"over each robot's second half. cfg.yaml: {environment['max_time']} s episodes, commands every "
+        f"{commands['resampling_time']} s, vx {commands['lin_vel_x']}, vy {commands['lin_vel_y']}, yaw rate "
+        f"{commands['yaw_rate']}, {environment['terrain']['levels']} levels of "
+        f"{environment['terrain'].get('tile_size', 8.0)} m tiles. No physics: nothing here depends on the machine.",
+        markdown_table(["commands", "mean level (of 0-9)", "episodes promoted", "episodes demoted"], rows),
+        markdown_table(["machine", "value"], [[key, value] for key, value in machine_info().items()]),
+    ]) + "\n"
+    write_result(text, RESULTS_DIR / f"curriculum_ceiling{'_quick' if args.quick else ''}.md")
+
+
+if __name__ == "__main__":
+    main()
