@@ -85,19 +85,25 @@ def climb(cfg: dict, walks: np.ndarray, robots: int, episodes: int, seed: int) -
     return Climb(float(np.mean(levels)), up / total, moves[_toolkit.CurriculumMove.DOWN] / total)
 
 
-def ceilings(cfg: dict, walk_count: int, robots: int, episodes: int, seed: int = 0) -> dict[str, Climb]:
+def perfect_walker(cfg: dict, commands: dict | None = None, walk_count: int = 2000, robots: int = 1000,
+                   episodes: int = 100, seed: int = 0) -> Climb:
+    """How a perfect walker climbs `cfg`'s terrain under `commands` (default: the cfg's own)."""
     environment = cfg["environment"]
-    max_time, dt = float(environment["max_time"]), float(environment["control_dt"])
-    with_heading = copy.deepcopy(environment["commands"])
+    walks = perfect_walks(environment["commands"] if commands is None else commands, float(environment["max_time"]),
+                          float(environment["control_dt"]), walk_count, seed)
+    return climb(cfg, walks, robots, episodes, seed)
+
+
+def ceilings(cfg: dict, walk_count: int, robots: int, episodes: int, seed: int = 0) -> dict[str, Climb]:
+    with_heading = copy.deepcopy(cfg["environment"]["commands"])
     with_heading.setdefault("heading", [-math.pi, math.pi])
     yaw_rates = {key: value for key, value in with_heading.items() if key != "heading"}
-    always_up = np.array([[math.inf, 0.0]])
     return {
         "yaw rates drawn (cfg.yaml until 2026-12-06)":
-            climb(cfg, perfect_walks(yaw_rates, max_time, dt, walk_count, seed), robots, episodes, seed),
+            perfect_walker(cfg, yaw_rates, walk_count, robots, episodes, seed),
         f"heading drawn in {with_heading['heading']} rad, yaw rate steered (cfg.yaml)":
-            climb(cfg, perfect_walks(with_heading, max_time, dt, walk_count, seed), robots, episodes, seed),
-        "promoted after every episode": climb(cfg, always_up, robots, episodes, seed),
+            perfect_walker(cfg, with_heading, walk_count, robots, episodes, seed),
+        "promoted after every episode": climb(cfg, np.array([[math.inf, 0.0]]), robots, episodes, seed),
     }
 
 

@@ -41,6 +41,7 @@ import raisimGymTorch  # noqa: F401  (first: it sets OpenMP's wait policy before
 import numpy as np
 import torch
 
+from curriculum_ceiling import perfect_walker
 from learn_anymal import TrainingLog, benchmark_cfg, cpu_model, engine_speed, frame_strip
 from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env
 from raisimGymTorch.io.checkpoint import load_checkpoint
@@ -199,7 +200,10 @@ class TrainingCurve:
         return float(np.mean([value for _, value in self.scalars[tag][-iterations:]]))
 
 
-def plot_curve(rows: list[tuple[float, int, int, Tracking]], curve: TrainingCurve, title: str, path: Path) -> Path:
+def plot_curve(rows: list[tuple[float, int, int, Tracking]], curve: TrainingCurve, title: str, path: Path,
+               ceiling: float | None = None) -> Path:
+    """The tracking errors, falls and training reward against samples; on terrain also the mean level, with the
+    target and the `ceiling` a perfect walker reaches under the run's commands."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,6 +231,8 @@ def plot_curve(rows: list[tuple[float, int, int, Tracking]], curve: TrainingCurv
         axes[3].plot([it * per_iteration / 1e6 for it, _ in terrain], [value for _, value in terrain],
                      color="tab:brown", linewidth=1)
         axes[3].axhline(TARGET_TERRAIN_LEVEL, color="gray", linestyle="--", label=f"target {TARGET_TERRAIN_LEVEL}")
+        if ceiling is not None:
+            axes[3].axhline(ceiling, color="tab:brown", linestyle=":", label=f"a perfect walker: {ceiling:.1f}")
         axes[3].set_ylabel("mean terrain level (training)")
         axes[3].legend(loc="upper left")
     axes[-1].set_xlabel("samples (millions)")
@@ -321,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
                  for iteration in walls}
         wall_minutes = max(curve_data.minutes.values(), default=float("nan"))
     terrain_level = curve_data.last("Metrics/terrainLevel") if "Metrics/terrainLevel" in curve_data.scalars else None
+    # What the run's commands and the curriculum's rule allow at all (benchmarks/curriculum_ceiling.py).
+    ceiling = perfect_walker(trained).mean_level if terrain_level is not None else None
 
     rows = []
     for iteration in sorted(walls):
@@ -354,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                             evaluation_cfg(cfg, **on_terrain), strip_command, "cfg"),
                         distance=3.5 if on_terrain else 3.0, elevation=-20.0 if on_terrain else -12.0)
     curve = plot_curve(rows, curve_data, f"{ENV_NAME} ({args.cfg}) from scratch: deterministic policy, "
-                       f"{args.episodes} episodes per point", curve_path)
+                       f"{args.episodes} episodes per point", curve_path, ceiling)
 
     command = "python benchmarks/learn_anymal_velocity.py " + " ".join(sys.argv[1:] if argv is None else argv)
     critic = " and a privileged critic" if args.privileged_critic else ""
@@ -369,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
              ("Machine: " if args.evaluate_run is None else "Evaluated on: ") + machine, "",
              f"Training: {wall_minutes:.1f} wall minutes, {rows[-1][2]:,} samples (one sample = one 0.02 s control "
              "step)" + ("." if terrain_level is None else f"; mean terrain level of the training envs over the last "
-                        f"20 iterations {terrain_level:.2f} (levels 0-{len(by_level) - 1})."), "",
+                        f"20 iterations {terrain_level:.2f} (levels 0-{len(by_level) - 1}); a perfect walker "
+                        f"reaches {ceiling:.2f} under the run's commands (benchmarks/curriculum_ceiling.py)."), "",
              f"Evaluation: {args.episodes} deterministic 20 s episodes per checkpoint with random commands (cfg "
              f"ranges, drawn every resampling_time s), observation noise and pushes off, physics randomized as in "
              "training"
