@@ -14,6 +14,13 @@ under these commands, however well a policy walks.
 
 Rows: the commands of cfg.yaml with and without `heading` (yaw rates drawn, the cfg until 2026-12-06), and a
 robot promoted after every episode (the rule's own ceiling, whatever the commands).
+
+    python benchmarks/curriculum_ceiling.py --policy full_N.pt [--envs 150] [--steps 25000] [--terrain-types a,b]
+
+adds a real walker: that checkpoint's deterministic policy on cfg.yaml's terrain with the curriculum on, pushes and
+observation noise off, under both kinds of command, in the same envs and seeds (one thread). A policy trained on
+flat ground (48 observations) walks blind: the height scan is left out. It reports the mean level of the envs every
+20 s (the level curve) and over the second half, and the share of ended episodes that were falls.
 """
 from __future__ import annotations
 
@@ -32,10 +39,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import RESULTS_DIR, machine_info, markdown_table, write_result  # noqa: E402
 
+import raisimGymTorch  # noqa: E402,F401  (before torch: it sets OpenMP's wait policy before torch loads libgomp)
+import torch  # noqa: E402
+
 from raisimGymTorch.env.bin import _toolkit  # noqa: E402
-from raisimGymTorch.env.make import ENVS_DIR, load_cfg  # noqa: E402
+from raisimGymTorch.env.make import ENVS_DIR, load_cfg, make_vec_env  # noqa: E402
+from raisimGymTorch.io.checkpoint import load_checkpoint  # noqa: E402
+from raisimGymTorch.io.export import NormalizedPolicy  # noqa: E402
 
 ROUGH_CFG = ENVS_DIR / "rsg_anymal_velocity" / "cfg.yaml"
+FLAT_OBSERVATIONS = 48  # rsg_anymal_velocity without a height scan
 
 
 @dataclass(frozen=True)
@@ -107,14 +120,73 @@ def ceilings(cfg: dict, walk_count: int, robots: int, episodes: int, seed: int =
     }
 
 
+@dataclass(frozen=True)
+class PolicyClimb:
+    level_curve: list[float]
+    """The mean level of the envs every 20 s."""
+    falls: float
+    """The share of ended episodes that ended in a fall."""
+
+    @property
+    def mean_level(self) -> float:
+        return float(np.mean(self.level_curve[len(self.level_curve) // 2:]))
+
+
+@torch.no_grad()
+def policy_climbs(checkpoint_path: Path, cfg: dict, envs: int, steps: int,
+                  terrain_types: list[str] | None = None) -> dict[str, PolicyClimb]:
+    """A checkpoint's deterministic policy on `cfg`'s terrain with its curriculum, under drawn yaw rates and under
+    heading commands, in the same envs and seeds."""
+    checkpoint = load_checkpoint(checkpoint_path)
+    policy = NormalizedPolicy.from_checkpoint(checkpoint)
+    base = copy.deepcopy(cfg)
+    environment = base["environment"]
+    environment.pop("push", None)
+    if checkpoint["obs_dim"] == FLAT_OBSERVATIONS:  # a flat-ground policy walks blind
+        environment.pop("height_scan", None)
+    if terrain_types:
+        environment["terrain"]["proportions"] = {name: 1.0 for name in terrain_types}
+    commands = environment["commands"]
+    kinds = {"yaw rates drawn": {key: value for key, value in commands.items() if key != "heading"},
+             "heading drawn, yaw rate steered": {**commands, "heading": commands.get("heading", [-math.pi, math.pi])}}
+    climbs = {}
+    for kind, kind_commands in kinds.items():
+        environment["commands"] = kind_commands
+        env = make_vec_env("rsg_anymal_velocity", base, str(checkpoint_path), num_envs=envs, num_threads=1, seed=5,
+                           normalize_ob=False, evaluation=True)
+        try:
+            env.reset()
+            observation = env.observe(update_statistics=False)
+            episode_steps = int(env.wrapper.getMaxEpisodeSteps())
+            curve, falls, ended = [], 0, 0
+            for step in range(1, steps + 1):
+                actions = policy(torch.from_numpy(observation)).numpy()
+                transition = env.transition(np.ascontiguousarray(actions, dtype=np.float32), update_statistics=False)
+                observation = transition.observation
+                falls += int(transition.terminated.sum())
+                ended += int(transition.done.sum())
+                if step % episode_steps == 0:
+                    curve.append(float(env.terrain_levels.mean()))
+        finally:
+            env.close()
+        climbs[kind] = PolicyClimb(curve, falls / max(ended, 1))
+    return climbs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few walks: proves the script runs")
     parser.add_argument("--walks", type=int, default=2000, help="perfect-walker episodes per kind of command")
     parser.add_argument("--robots", type=int, default=1000)
     parser.add_argument("--episodes", type=int, default=100, help="episodes each robot lives")
+    parser.add_argument("--policy", type=Path, default=None, metavar="CHECKPOINT", help="also a real walker: full_N.pt")
+    parser.add_argument("--envs", type=int, default=150, help="--policy: envs on the terrain")
+    parser.add_argument("--steps", type=int, default=25000, help="--policy: control steps of each env")
+    parser.add_argument("--terrain-types", default=None, help="--policy: comma-separated tile types (default cfg.yaml's)")
     args = parser.parse_args()
     walks, robots, episodes = (50, 50, 40) if args.quick else (args.walks, args.robots, args.episodes)
+    if args.quick:
+        args.envs, args.steps = 4, 2000
 
     cfg = load_cfg(ROUGH_CFG)
     rows = [[name, f"{climb.mean_level:.2f}", f"{100 * climb.promoted:.1f}%", f"{100 * climb.demoted:.1f}%"]
@@ -130,9 +202,20 @@ def main() -> None:
         f"{commands['yaw_rate']}, {environment['terrain']['levels']} levels of "
         f"{environment['terrain'].get('tile_size', 8.0)} m tiles. No physics: nothing here depends on the machine.",
         markdown_table(["commands", "mean level (of 0-9)", "episodes promoted", "episodes demoted"], rows),
-        markdown_table(["machine", "value"], [[key, value] for key, value in machine_info().items()]),
-    ]) + "\n"
-    write_result(text, RESULTS_DIR / f"curriculum_ceiling{'_quick' if args.quick else ''}.md")
+    ])
+    if args.policy is not None:
+        types = args.terrain_types.split(",") if args.terrain_types else None
+        climbs = policy_climbs(args.policy, cfg, args.envs, args.steps, types)
+        text += "\n\n" + "\n\n".join([
+            f"A real walker: `{args.policy}` (trained {load_checkpoint(args.policy)['iteration']} iterations), "
+            f"{args.envs} envs x {args.steps} control steps each, terrain types "
+            f"{', '.join(types) if types else 'as cfg.yaml'}:",
+            markdown_table(["commands", "mean level, second half", "level every 20 s", "ended episodes that fell"],
+                           [[kind, f"{climb.mean_level:.2f}", " ".join(f"{level:.2f}" for level in climb.level_curve),
+                             f"{100 * climb.falls:.1f}%"] for kind, climb in climbs.items()]),
+        ])
+    text += "\n\n" + markdown_table(["machine", "value"], [[key, value] for key, value in machine_info().items()])
+    write_result(text + "\n", RESULTS_DIR / f"curriculum_ceiling{'_quick' if args.quick else ''}.md")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 --command, on a real (short) training run."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,22 @@ def test_a_resumed_rough_run_puts_its_robots_back_on_the_levels_they_had_reached
     assert torch.equal(resumed["terrain_levels"], levels)
     iteration = next(line for line in lines if line.startswith("iteration"))
     assert f"terrainLevel {levels.double().mean():.3f}" in iteration, iteration  # the robots walked on them
+
+
+def test_a_flat_policy_walks_the_rough_curriculum_blind_under_both_kinds_of_command(tmp_path: Path) -> None:
+    trained = script("runner.py", "--cfg", str(small_flat_cfg(tmp_path)), "--iterations", "1", "--log-dir",
+                     str(tmp_path / "runs"), "--device", "cpu")
+    assert trained.returncode == 0, trained.stderr
+    checkpoint = next((tmp_path / "runs").rglob("full_0.pt"))
+    benchmark = ENV_DIR.parents[3] / "benchmarks" / "curriculum_ceiling.py"
+    done = subprocess.run([sys.executable, str(benchmark), "--quick", "--policy", str(checkpoint)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "RSG_BENCH_RESULTS_DIR": str(tmp_path / "out")})
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out" / "curriculum_ceiling_quick.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in text.splitlines()
+            if line.startswith(("| yaw rates drawn |", "| heading drawn, yaw rate steered |"))}
+    assert len(rows) == 2, text
+    for mean_level, curve, fell in rows.values():
+        levels = [float(level) for level in curve.split()]
+        assert len(levels) == 2 and all(0 <= level <= 9 for level in levels), curve  # 2000 steps: two 20 s points
+        assert 0 <= float(mean_level) <= 9 and 0 <= float(fell.strip(" %")) <= 100
