@@ -334,8 +334,7 @@ PYBIND11_MODULE(_toolkit, module) {
              const auto& v = s.command.value();
              return py::make_tuple(v[0], v[1], v[2]);
            }, "(vx, vy, yaw rate) in the robot's yaw-aligned frame.")
-      .def_property_readonly("planar_speed", [](const SeededVelocityCommand& s) { return s.command.planarSpeed(); })
-      .def_property_readonly("heading", [](const SeededVelocityCommand& s) { return s.command.heading(); });
+      .def_property_readonly("planar_speed", [](const SeededVelocityCommand& s) { return s.command.planarSpeed(); });
 
   module.def("legged_rollout", &leggedRollout, py::arg("xml_path"), py::arg("terrain"), py::arg("scan"),
              py::arg("control_steps"), py::arg("substeps"), py::arg("kp"), py::arg("kd"), py::arg("nominal"),

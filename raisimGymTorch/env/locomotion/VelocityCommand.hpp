@@ -104,13 +104,11 @@ class VelocityCommand {
     return std::hypot(std::max(0.0, largest(vx_)), std::max(0.0, largest(vy_)));
   }
   double resamplingTime() const { return resamplingTime_; }
-  // The heading drawn last (rad, world frame); 0 without heading commands.
-  double heading() const { return targetHeading_; }
 
  private:
   // No ANYmal-sized robot walks at 10 m/s; beyond it a range is a typo (e.g. degrees for radians).
   static constexpr double kMaxSpeed = 10.0;
-  // legged_gym's: the yaw rate per radian of heading error, so that a half turn is steered at the 1 rad/s cap.
+  // legged_gym's yaw rate per radian of heading error: with its 1 rad/s range, errors beyond 2 rad turn at the cap.
   static constexpr double kHeadingGain = 0.5;
 
   template <class Generator>
