@@ -58,6 +58,12 @@ class Climb:
     demoted: float
 
 
+def command_kinds(commands: dict) -> tuple[dict, dict]:
+    """`commands` without and with `heading` (legged_gym's full circle where the cfg has none)."""
+    yaw_rates = {key: value for key, value in commands.items() if key != "heading"}
+    return yaw_rates, {**yaw_rates, "heading": commands.get("heading", [-math.pi, math.pi])}
+
+
 def perfect_walks(commands: dict, max_time: float, dt: float, count: int, seed: int) -> np.ndarray:
     """(distance from the spawn point, commanded distance) of `count` episodes of a perfect walker, in metres."""
     command = _toolkit.VelocityCommand(commands, seed=seed)
@@ -108,9 +114,7 @@ def perfect_walker(cfg: dict, commands: dict | None = None, walk_count: int = 20
 
 
 def ceilings(cfg: dict, walk_count: int, robots: int, episodes: int, seed: int = 0) -> dict[str, Climb]:
-    with_heading = copy.deepcopy(cfg["environment"]["commands"])
-    with_heading.setdefault("heading", [-math.pi, math.pi])
-    yaw_rates = {key: value for key, value in with_heading.items() if key != "heading"}
+    yaw_rates, with_heading = command_kinds(cfg["environment"]["commands"])
     return {
         "yaw rates drawn (cfg.yaml until 2026-12-06)":
             perfect_walker(cfg, yaw_rates, walk_count, robots, episodes, seed),
@@ -146,9 +150,8 @@ def policy_climbs(checkpoint_path: Path, cfg: dict, envs: int, steps: int,
         environment.pop("height_scan", None)
     if terrain_types:
         environment["terrain"]["proportions"] = {name: 1.0 for name in terrain_types}
-    commands = environment["commands"]
-    kinds = {"yaw rates drawn": {key: value for key, value in commands.items() if key != "heading"},
-             "heading drawn, yaw rate steered": {**commands, "heading": commands.get("heading", [-math.pi, math.pi])}}
+    yaw_rates, with_heading = command_kinds(environment["commands"])
+    kinds = {"yaw rates drawn": yaw_rates, "heading drawn, yaw rate steered": with_heading}
     climbs = {}
     for kind, kind_commands in kinds.items():
         environment["commands"] = kind_commands
@@ -189,8 +192,8 @@ def main() -> None:
         args.envs, args.steps = 4, 2000
 
     cfg = load_cfg(ROUGH_CFG)
-    rows = [[name, f"{climb.mean_level:.2f}", f"{100 * climb.promoted:.1f}%", f"{100 * climb.demoted:.1f}%"]
-            for name, climb in ceilings(cfg, walks, robots, episodes).items()]
+    rows = [[name, f"{result.mean_level:.2f}", f"{100 * result.promoted:.1f}%", f"{100 * result.demoted:.1f}%"]
+            for name, result in ceilings(cfg, walks, robots, episodes).items()]
     environment = cfg["environment"]
     commands = environment["commands"]
     text = "\n\n".join([
@@ -211,8 +214,8 @@ def main() -> None:
             f"{args.envs} envs x {args.steps} control steps each, terrain types "
             f"{', '.join(types) if types else 'as cfg.yaml'}:",
             markdown_table(["commands", "mean level, second half", "level every 20 s", "ended episodes that fell"],
-                           [[kind, f"{climb.mean_level:.2f}", " ".join(f"{level:.2f}" for level in climb.level_curve),
-                             f"{100 * climb.falls:.1f}%"] for kind, climb in climbs.items()]),
+                           [[kind, f"{result.mean_level:.2f}", " ".join(f"{level:.2f}" for level in result.level_curve),
+                             f"{100 * result.falls:.1f}%"] for kind, result in climbs.items()]),
         ])
     text += "\n\n" + markdown_table(["machine", "value"], [[key, value] for key, value in machine_info().items()])
     write_result(text + "\n", RESULTS_DIR / f"curriculum_ceiling{'_quick' if args.quick else ''}.md")
