@@ -185,7 +185,8 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=None, metavar="CHECKPOINT", help="also a real walker: full_N.pt")
     parser.add_argument("--envs", type=int, default=150, help="--policy: envs on the terrain")
     parser.add_argument("--steps", type=int, default=25000, help="--policy: control steps of each env")
-    parser.add_argument("--terrain-types", default=None, help="--policy: comma-separated tile types (default cfg.yaml's)")
+    parser.add_argument("--terrain-types", default=None,
+                        help="--policy: comma-separated tile types (default cfg.yaml's)")
     args = parser.parse_args()
     walks, robots, episodes = (50, 50, 40) if args.quick else (args.walks, args.robots, args.episodes)
     if args.quick:

@@ -328,7 +328,8 @@ PYBIND11_MODULE(_toolkit, module) {
            py::arg("cfg"), py::arg("evaluation") = false, py::arg("seed") = 0, py::arg("source") = "<commands cfg>")
       .def("reset", [](SeededVelocityCommand& s, double yaw) { s.command.reset(s.generator, yaw); }, py::arg("yaw"),
            "Draws the episode's first command for a robot heading `yaw` (rad).")
-      .def("advance", [](SeededVelocityCommand& s, double dt, double yaw) { return s.command.advance(dt, yaw, s.generator); },
+      .def("advance",
+           [](SeededVelocityCommand& s, double dt, double yaw) { return s.command.advance(dt, yaw, s.generator); },
            py::arg("dt"), py::arg("yaw"), "Advances dt seconds; returns whether a new command was drawn.")
       .def_property_readonly("value", [](const SeededVelocityCommand& s) {
              const auto& v = s.command.value();

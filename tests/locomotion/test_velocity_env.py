@@ -1,7 +1,7 @@
 """rsg_anymal_velocity's mechanisms as a user relies on them: commands drawn within their ranges and resampled on
-time, heading commands steering the yaw rate, every kinematic reward term equal to its definition on the simulated state, physics randomized within the
-cfg's ranges and reproducibly by seed, pushes at the cfg's period, observation noise off when evaluating, and the
-rough task's terrain, height scan and curriculum."""
+time, heading commands steering the yaw rate, every kinematic reward term equal to its definition on the simulated
+state, physics randomized within the cfg's ranges and reproducibly by seed, pushes at the cfg's period, observation
+noise off when evaluating, and the rough task's terrain, height scan and curriculum."""
 from __future__ import annotations
 
 import math

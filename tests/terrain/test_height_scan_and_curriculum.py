@@ -135,7 +135,8 @@ def test_only_heading_commands_let_a_perfect_walker_climb_to_the_rules_ceiling()
     # Drawn yaw rates walk circles that end near the spawn point: the curriculum demotes a robot that follows
     # them exactly in about 4 episodes of 10. Steered to a heading, it walks away and climbs close to the rule's own
     # ceiling, a mean level of 6.0 of 0-9 for robots promoted after every episode (the top ones go to a random level).
-    yaw_rates, heading, always_up = ceilings(load_cfg(ENVS_DIR / "rsg_anymal_velocity" / "cfg.yaml"), 300, 300, 60).values()
+    cfg = load_cfg(ENVS_DIR / "rsg_anymal_velocity" / "cfg.yaml")
+    yaw_rates, heading, always_up = ceilings(cfg, walk_count=300, robots=300, episodes=60).values()
     assert always_up.promoted == 1.0 and always_up.mean_level == pytest.approx(6.0, abs=0.25)
     assert heading.promoted > 0.8 and heading.mean_level > always_up.mean_level - 0.4
     assert yaw_rates.demoted > 0.3 and yaw_rates.mean_level < heading.mean_level - 1.0

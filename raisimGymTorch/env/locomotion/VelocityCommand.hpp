@@ -12,7 +12,7 @@
 //     lin_vel_x: [-1.0, 1.0]    # m/s, forward
 //     lin_vel_y: [-1.0, 1.0]    # m/s, left
 //     yaw_rate: [-1.0, 1.0]     # rad/s, counter-clockwise; with heading, the range the steering is clipped to
-//     heading: [-3.14, 3.14]    # optional; rad, world frame: yaw-rate command = 0.5 x (heading - yaw), wrapped, clipped
+//     heading: [-3.14, 3.14]    # optional; rad, world frame: yaw-rate command = 0.5 x (heading - yaw) wrapped, clipped
 //     standing_below: 0.2       # m/s; a drawn |(vx, vy)| below it becomes (0, 0): the robot learns to stand
 //
 // A range [v, v] fixes that component (the player's --command does so). Allocation-free after construction.
