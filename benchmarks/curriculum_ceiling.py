@@ -88,8 +88,7 @@ def perfect_walks(commands: dict, max_time: float, dt: float, count: int, seed: 
 def climb(cfg: dict, walks: np.ndarray, robots: int, episodes: int, seed: int) -> Climb:
     """The mean level of `robots` curricula over the second half of `episodes` episodes, each a random one of
     `walks`, and the shares of moves up (including from the top to a random level) and down."""
-    block = cfg["environment"]["terrain"]
-    terrain = _toolkit.Terrain({key: value for key, value in block.items() if key != "seed"}, block.get("seed", 0))
+    terrain = _toolkit.Terrain(cfg["environment"]["terrain"])
     rng = np.random.default_rng(seed)
     moves = {move: 0 for move in _toolkit.CurriculumMove.__members__.values()}
     levels = []

@@ -1,10 +1,11 @@
 """Renders a generated terrain (optionally with ANYmal standing on it) to a PNG.
 
-    python -m raisimGymTorch.terrain_preview --out docs/terrain.png [--cfg cfg.yaml] [--seed 1]
+    python -m raisimGymTorch.terrain_preview --out docs/terrain.png [--cfg cfg.yaml] [--seed S]
 
 The terrain comes from the C++ generator (raisimGymTorch.env.bin._toolkit), added to the model with
 Terrain::addTo, so the picture shows exactly what an environment simulates. With --cfg, the
-`environment.terrain` block of that file is used; without it, a small grid with every tile type.
+`environment.terrain` block of that file is used, with its seed unless --seed is given; without it, a small grid
+with every tile type (seed 1).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ PREVIEW_TERRAIN: dict[str, Any] = {
     "border": 2.0,
     "proportions": {"flat": 1, "rough": 1, "smooth_slope": 2, "rough_slope": 1, "stairs_up": 1,
                     "stairs_down": 1, "discrete_obstacles": 1, "stepping_stones": 1},
+    "seed": 1,
 }
 ANYMAL_XML = Path(__file__).resolve().parent / "rsc" / "anymal_c" / "anymal_c.xml"
 ANYMAL_NOMINAL = [0, 0.4, -0.8, 0, 0.4, -0.8, 0, -0.4, 0.8, 0, -0.4, 0.8]
@@ -55,13 +57,13 @@ def terrain_block(cfg_path: Path | None) -> dict[str, Any]:
         raise ValueError(f"{cfg_path} has no environment.terrain block") from error
 
 
-def render(terrain_cfg: dict[str, Any], seed: int, out: Path, robot: bool = True, closeup: bool = False,
+def render(terrain_cfg: dict[str, Any], seed: int | None, out: Path, robot: bool = True, closeup: bool = False,
            width: int = 1600, height: int = 1000) -> np.ndarray:
     """Renders the terrain from above at an angle and writes `out` (PNG).
 
     Args:
         terrain_cfg: the terrain cfg block.
-        seed: terrain seed.
+        seed: terrain seed; None: the block's own `seed` (default 0), as the env uses it.
         out: PNG path.
         robot: stand ANYmal on the stairs-up tile of the top level, for scale.
         closeup: look at the robot from a few metres instead of at the whole grid.
@@ -115,7 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/terrain.png"))
     parser.add_argument("--cfg", type=Path, default=None, help="cfg.yaml with an environment.terrain block")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None, help="terrain seed (default: the cfg's, as trained)")
     parser.add_argument("--no-robot", action="store_true", help="terrain only")
     parser.add_argument("--closeup", action="store_true", help="the robot on the stairs from a few metres")
     args = parser.parse_args()

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -87,11 +88,15 @@ struct SeededVelocityCommand {
   std::mt19937 generator;
 };
 
-raisim::TerrainParameters parameters(const py::object& cfg, const std::string& source) {
+// The terrain an env builds from its `terrain` block, whose `seed` key (default 0) the env reads beside the
+// generator's parameters; an explicit `seed` overrides it.
+std::shared_ptr<raisim::Terrain> terrainFromBlock(const py::object& cfg, std::optional<std::uint64_t> seed,
+                                                  const std::string& source) {
   Config config = blockConfig(cfg, "terrain", source);
-  auto params = raisim::TerrainParameters::fromConfig(config);
+  const auto params = raisim::TerrainParameters::fromConfig(config);
+  const auto blockSeed = static_cast<std::uint64_t>(config.get<int>("seed", 0));
   rejectUnread(config);
-  return params;
+  return std::make_shared<raisim::Terrain>(params, seed.value_or(blockSeed));
 }
 
 // mjSpec from an MJCF file, with the terrain added, compiled; errors carry MuJoCo's message.
@@ -202,11 +207,10 @@ PYBIND11_MODULE(_toolkit, module) {
   raisim::bindActuator(module);
 
   py::class_<raisim::Terrain, std::shared_ptr<raisim::Terrain>>(module, "Terrain")
-      .def(py::init([](const py::object& cfg, std::uint64_t seed, const std::string& source) {
-             return std::make_shared<raisim::Terrain>(parameters(cfg, source), seed);
-           }),
-           py::arg("cfg") = py::none(), py::arg("seed") = 0, py::arg("source") = "<terrain cfg>",
-           "Generates the terrain described by the `terrain` cfg block (a dict; None: legged_gym's defaults).")
+      .def(py::init(&terrainFromBlock), py::arg("cfg") = py::none(), py::arg("seed") = py::none(),
+           py::arg("source") = "<terrain cfg>",
+           "Generates the terrain described by the `terrain` cfg block (a dict; None: legged_gym's defaults), from "
+           "`seed`, or else the block's own `seed` key (default 0), as the env does.")
       .def("height_at", &raisim::Terrain::heightAt, py::arg("x"), py::arg("y"),
            "Bilinear terrain height at world (x, y); beyond the grid, the nearest edge's height.")
       .def("heights_at",

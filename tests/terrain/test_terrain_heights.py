@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from raisimGymTorch.env.bin import _toolkit
+from raisimGymTorch.env.make import ENVS_DIR
+from raisimGymTorch.terrain_preview import terrain_block
 
 TILE = 8.0
 H = 0.1
@@ -157,3 +159,17 @@ def test_bad_cfg_names_the_key_and_file(cfg: dict, key: str) -> None:
     with pytest.raises(ValueError, match=key.replace(".", r"\.")) as error:
         _toolkit.Terrain(cfg, 0, source="my_cfg.yaml")
     assert "my_cfg.yaml" in str(error.value)
+
+
+def test_an_envs_terrain_block_builds_its_terrain_from_the_blocks_seed_unless_one_is_given() -> None:
+    # cfg.yaml's `terrain` block carries the seed the env builds its terrain from (as the env reads it).
+    cfg = {"levels": 3, "types": 5, "proportions": {"rough": 1, "discrete_obstacles": 1, "stairs_up": 1}}
+    from_block = _toolkit.Terrain({**cfg, "seed": 4}).heights
+    assert np.array_equal(from_block, _toolkit.Terrain(cfg, 4).heights)
+    assert np.array_equal(_toolkit.Terrain(cfg).heights, _toolkit.Terrain(cfg, 0).heights)  # the env's default
+    assert np.array_equal(_toolkit.Terrain({**cfg, "seed": 4}, 3).heights, _toolkit.Terrain(cfg, 3).heights)
+    with pytest.raises(ValueError, match="terrain.seed"):
+        _toolkit.Terrain({**cfg, "seed": "four"})
+    # What terrain_preview --cfg hands over: the shipped rough cfg's block as it is, seed included.
+    shipped = terrain_block(ENVS_DIR / "rsg_anymal_velocity" / "cfg.yaml")
+    assert "seed" in shipped and _toolkit.Terrain(shipped).levels == shipped["levels"]
