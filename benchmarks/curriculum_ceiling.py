@@ -136,11 +136,10 @@ class PolicyClimb:
 
 
 @torch.no_grad()
-def policy_climbs(checkpoint_path: Path, cfg: dict, envs: int, steps: int,
+def policy_climbs(checkpoint: dict, source: str, cfg: dict, envs: int, steps: int,
                   terrain_types: list[str] | None = None) -> dict[str, PolicyClimb]:
-    """A checkpoint's deterministic policy on `cfg`'s terrain with its curriculum, under drawn yaw rates and under
-    heading commands, in the same envs and seeds."""
-    checkpoint = load_checkpoint(checkpoint_path)
+    """A loaded checkpoint's deterministic policy (from file `source`) on `cfg`'s terrain with its curriculum, under
+    drawn yaw rates and under heading commands, in the same envs and seeds."""
     policy = NormalizedPolicy.from_checkpoint(checkpoint)
     base = copy.deepcopy(cfg)
     environment = base["environment"]
@@ -154,7 +153,7 @@ def policy_climbs(checkpoint_path: Path, cfg: dict, envs: int, steps: int,
     climbs = {}
     for kind, kind_commands in kinds.items():
         environment["commands"] = kind_commands
-        env = make_vec_env("rsg_anymal_velocity", base, str(checkpoint_path), num_envs=envs, num_threads=1, seed=5,
+        env = make_vec_env("rsg_anymal_velocity", base, source, num_envs=envs, num_threads=1, seed=5,
                            normalize_ob=False, evaluation=True)
         try:
             env.reset()
@@ -208,9 +207,10 @@ def main() -> None:
     ])
     if args.policy is not None:
         types = args.terrain_types.split(",") if args.terrain_types else None
-        climbs = policy_climbs(args.policy, cfg, args.envs, args.steps, types)
+        checkpoint = load_checkpoint(args.policy)
+        climbs = policy_climbs(checkpoint, str(args.policy), cfg, args.envs, args.steps, types)
         text += "\n\n" + "\n\n".join([
-            f"A real walker: `{args.policy}` (trained {load_checkpoint(args.policy)['iteration']} iterations), "
+            f"A real walker: `{args.policy}` (trained {checkpoint['iteration']} iterations), "
             f"{args.envs} envs x {args.steps} control steps each, terrain types "
             f"{', '.join(types) if types else 'as cfg.yaml'}:",
             markdown_table(["commands", "mean level, second half", "level every 20 s", "ended episodes that fell"],
