@@ -11,7 +11,7 @@
 // heightfields whose name begins with kTerrainPrefix (Terrain::addTo's); every other heightfield keeps
 // MuJoCo's function:
 // - sphere: the exact distance to the same triangulated surface MuJoCo builds its prisms from, one contact
-//   per distinct surface direction (one on a face or an edge, two in a stair's inner corner);
+//   per local minimum of that distance (one on a face or an edge, two in a stair's inner corner);
 // - boxes, capsules, cylinders, ellipsoids: no contact when the geom's bounding box is above every height
 //   sample beneath it (exact: the surface is never higher than its highest sample), found before MuJoCo
 //   sets up its GJK objects; otherwise MuJoCo's own function.
@@ -141,6 +141,24 @@ inline std::array<Vec, 3> triangleAbove(const Field& field, double x, double y) 
   return field.v(y) - r >= field.u(x) - c ? triangles[0] : triangles[1];  // the diagonal u = v splits the cell
 }
 
+// Whether p, the point of one triangle closest to `centre` (at `distance`), is a local minimum of the distance
+// to the whole surface: no other triangle through p comes closer. A point on an edge or corner shared with a
+// closer triangle gives no contact direction of its own. Without this test a foot sunk 2 cm into flat ground
+// also met the next cell's edge at a normal tilted 45-80 degrees, which pushed it sideways; together with the
+// shank's contacts such kicks drove joints past 60 rad/s after landings and now and then diverged the simulation.
+inline bool isLocalMinimum(const Field& field, const Vec& centre, const Vec& p, double distance) {
+  constexpr double kOnSurface = 1e-9;  // m; coordinates stay below 1e3 m, far above double's rounding there
+  for (int row = field.row(p.y() - kOnSurface); row <= field.row(p.y() + kOnSurface); ++row) {
+    for (int column = field.column(p.x() - kOnSurface); column <= field.column(p.x() + kOnSurface); ++column) {
+      for (const auto& t : cellTriangles(field, row, column)) {
+        if ((closestOnTriangle(p, t[0], t[1], t[2]) - p).norm() > kOnSurface) continue;
+        if ((centre - closestOnTriangle(centre, t[0], t[1], t[2])).norm() < distance - kOnSurface) return false;
+      }
+    }
+  }
+  return true;
+}
+
 struct Candidate {
   double dist;
   Vec normal;  // from the surface to the sphere's centre
@@ -185,10 +203,11 @@ inline int sphereOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g
   for (int row = r0; row <= r1; ++row) {
     for (int column = c0; column <= c1; ++column) {
       for (const auto& triangle : cellTriangles(field, row, column)) {
-        const Vec offset = centre - closestOnTriangle(centre, triangle[0], triangle[1], triangle[2]);
+        const Vec closest = closestOnTriangle(centre, triangle[0], triangle[1], triangle[2]);
+        const Vec offset = centre - closest;
         const double distance = offset.norm();
         const double dist = distance - radius;
-        if (dist >= margin) continue;
+        if (dist >= margin || !isLocalMinimum(field, centre, closest, distance)) continue;
         // The centre on the surface itself (a zero-radius sphere): the triangle's normal is the direction.
         const Vec normal = distance > 1e-12 ? Vec(offset / distance) : upwardNormal(triangle);
         // Keep the deepest contact of each direction, the deepest directions if there are too many.
