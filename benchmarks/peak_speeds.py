@@ -50,6 +50,8 @@ SCENARIOS = [
     Scenario("rsg_anymal", "N(0, 3)", normal(3.0)),
     Scenario("rsg_anymal", "N(0, 3), action_std 1.0", normal(3.0), {"action_std": 1.0}),
     Scenario("rsg_anymal", "N(0, 1), dropped from 3 m", normal(1.0), drop_height=3.0),
+    Scenario("rsg_anymal_velocity", "N(0, 1), rough terrain", normal(1.0)),
+    Scenario("rsg_anymal_velocity", "N(0, 3), rough terrain", normal(3.0)),
     Scenario("rsg_ant", "U(-1, 1)", lambda rng, shape: rng.uniform(-1.0, 1.0, shape)),
     Scenario("rsg_ant", "U(-1, 1), no termination (flips)", lambda rng, shape: rng.uniform(-1.0, 1.0, shape),
              {"terminate_when_unhealthy": False}),

@@ -105,7 +105,7 @@ def test_a_sphere_sunk_into_flat_ground_gets_one_contact_straight_up() -> None:
 
 
 @pytest.mark.parametrize("geom", ['<geom type="box" size="0.05 0.04 0.03"/>',
-                                  '<geom type="capsule" size="0.02 0.06"/>'])
+                                  '<geom type="cylinder" size="0.05 0.07"/>'])
 def test_other_geoms_get_mujocos_contacts(geom: str) -> None:
     ours, theirs = field_model("terrain_bumps", geom), field_model("bumps", geom)
     our_data, their_data = mujoco.MjData(ours), mujoco.MjData(theirs)
@@ -135,6 +135,76 @@ def test_a_sphere_in_a_steps_inner_corner_is_held_by_the_tread_and_the_riser() -
     riser, tread = np.array(normals[0]), np.array(normals[1])
     np.testing.assert_allclose(tread, [0, 0, 1], atol=1e-9)
     np.testing.assert_allclose(riser, [-0.15, 0, 0.1] / np.hypot(0.15, 0.1), atol=1e-3)
+
+
+CAPSULE = '<geom type="capsule" size="0.0175 0.06"/>'
+
+
+def random_quaternion(rng: np.random.Generator) -> np.ndarray:
+    quaternion = rng.normal(size=4)
+    return quaternion / np.linalg.norm(quaternion)
+
+
+def test_a_capsule_sunk_into_flat_ground_is_pushed_straight_up_lying_on_both_ends() -> None:
+    model = field_model("terrain_flat", CAPSULE, bumps=0.0)
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        x, y = rng.uniform(-0.25, -0.1), rng.uniform(-0.25, 0.25)
+        contacts = contacts_at(model, data, np.array([x, y, rng.uniform(0.0, 0.07)]), random_quaternion(rng))
+        for _, normal, _ in contacts:  # MuJoCo's own function tilts these up to 90 degrees
+            np.testing.assert_allclose(normal, [0, 0, 1], atol=1e-9)
+    # Lying flat, sunk 5 mm: one contact under each end (0.06 m from the centre), none between.
+    contacts = contacts_at(model, data, np.array([-0.2, 0.0, 0.0125]), (np.sqrt(0.5), 0, np.sqrt(0.5), 0))
+    assert len(contacts) == 2
+    assert [dist for dist, _, _ in contacts] == pytest.approx([-0.005, -0.005], abs=1e-9)
+    assert sorted(data.contact[k].pos[0] for k in range(data.ncon)) == pytest.approx([-0.26, -0.14], abs=1e-9)
+
+
+def test_a_capsule_across_a_ridge_rests_on_the_ridge() -> None:
+    # A roof along y: 0.1 m high at x = 0, falling 0.5 m per m to both sides.
+    heights = np.tile(0.1 - 0.5 * np.abs(np.linspace(-0.4, 0.4, ROWS)), (ROWS, 1)) + 0.2
+    elevation = " ".join(f"{h:.4f}" for h in heights.ravel())
+    model = mujoco.MjModel.from_xml_string(f"""
+<mujoco>
+  <asset><hfield name="terrain_roof" nrow="{ROWS}" ncol="{ROWS}" size="0.4 0.4 {heights.max()} 0.1"
+                 elevation="{elevation}"/></asset>
+  <worldbody>
+    <geom type="hfield" hfield="terrain_roof"/>
+    <body name="thing"><freejoint/>{CAPSULE}</body>
+  </worldbody>
+</mujoco>""")
+    data = mujoco.MjData(model)
+    # Along x, 5 mm into the ridge; its ends are 2.5 cm above the slopes.
+    contacts = contacts_at(model, data, np.array([0.0, 0.05, 0.3 + 0.0175 - 0.005]), (np.sqrt(0.5), 0, np.sqrt(0.5), 0))
+    assert len(contacts) == 1
+    dist, normal, _ = contacts[0]
+    assert dist == pytest.approx(-0.005, abs=1e-9)
+    np.testing.assert_allclose(normal, [0, 0, 1], atol=1e-9)
+
+
+def test_a_capsules_deepest_contact_is_the_deepest_of_the_spheres_along_its_axis() -> None:
+    capsule = field_model("terrain_bumps", CAPSULE)
+    sphere = field_model("terrain_bumps", '<geom type="sphere" size="0.0175"/>')
+    capsule_data, sphere_data = mujoco.MjData(capsule), mujoco.MjData(sphere)
+    rng = np.random.default_rng(6)
+    compared = 0
+    for _ in range(250):
+        x, y = rng.uniform(-0.25, 0.25, 2)
+        quaternion = random_quaternion(rng)
+        centre = np.array([x, y, surface_height(capsule, capsule_data, x, y) + rng.uniform(0.02, 0.07)])
+        axis = np.zeros(9)
+        mujoco.mju_quat2Mat(axis, quaternion)
+        spheres = [contacts_at(sphere, sphere_data, centre + s * axis[2::3]) for s in np.linspace(-0.06, 0.06, 121)]
+        depths = [min(dist for dist, _, _ in found) for found in spheres if found]
+        if not depths or min(depths) < -0.0175:  # no contact, or the axis under the surface: nothing to sample
+            continue
+        ours = contacts_at(capsule, capsule_data, centre, quaternion)
+        compared += 1
+        deepest = min(dist for dist, _, _ in ours)
+        # Exact where the samples are not: between two samples the axis can only come closer.
+        assert min(depths) - 2e-3 <= deepest <= min(depths) + 1e-9
+    assert compared > 60, compared
 
 
 def test_the_terrain_model_skips_mujocos_midphase(tmp_path) -> None:

@@ -7,12 +7,13 @@
 // instead of 2.9), so the solver works harder too; and the legs and base, never rejected by the
 // heightfield's one bounding box, pay the prism set-up every step.
 //
-// installHeightfieldContacts() puts two functions into MuJoCo's collision table (mjCOLLISIONFUNC), for
+// installHeightfieldContacts() puts its functions into MuJoCo's collision table (mjCOLLISIONFUNC), for
 // heightfields whose name begins with kTerrainPrefix (Terrain::addTo's); every other heightfield keeps
 // MuJoCo's function:
 // - sphere: the exact distance to the same triangulated surface MuJoCo builds its prisms from, one contact
 //   per local minimum of that distance (one on a face or an edge, two in a stair's inner corner);
-// - boxes, capsules, cylinders, ellipsoids: no contact when the geom's bounding box is above every height
+// - capsule: the same for its two end spheres, and a ridge or bump under its axis between them;
+// - boxes, cylinders, ellipsoids: no contact when the geom's bounding box is above every height
 //   sample beneath it (exact: the surface is never higher than its highest sample), found before MuJoCo
 //   sets up its GJK objects; otherwise MuJoCo's own function.
 // The table is process-wide; installation happens once, before the first terrain model is compiled.
@@ -27,6 +28,7 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 namespace raisim {
 
@@ -162,20 +164,69 @@ inline bool isLocalMinimum(const Field& field, const Vec& centre, const Vec& p, 
 struct Candidate {
   double dist;
   Vec normal;  // from the surface to the sphere's centre
+  Vec centre;  // of the sphere that touches: a capsule's is a point of its axis
 };
 
-inline int writeContacts(const mjData* d, int g1, const Vec& centre, double radius, const Candidate* found, int count,
-                         mjPreContact* con) {
-  for (int k = 0; k < count; ++k) {
-    const Candidate& contact = found[k];
-    // MuJoCo's convention: the point midway between the two surfaces, the normal from geom 1 to geom 2.
-    const Vec point = centre - (radius + 0.5 * contact.dist) * contact.normal;
-    Eigen::Map<Vec>(con[k].pos) = orientation(d, g1) * point + position(d, g1);
-    Eigen::Map<Vec>(con[k].normal) = orientation(d, g1) * contact.normal;
-    con[k].dist = contact.dist;
-    mju_zero3(con[k].tangent);
+// The deepest contact of each direction (normals within 45 degrees are one), the deepest directions if there are
+// more than kMaxSphereContacts.
+struct Candidates {
+  std::array<Candidate, kMaxSphereContacts> found;
+  int count = 0;
+
+  void add(const Candidate& candidate) {
+    for (int k = 0; k < count; ++k) {
+      if (found[k].normal.dot(candidate.normal) > kSameDirection) {
+        if (candidate.dist < found[k].dist) found[k] = candidate;
+        return;
+      }
+    }
+    if (count < kMaxSphereContacts) {
+      found[count++] = candidate;
+      return;
+    }
+    auto shallowest = std::max_element(found.begin(), found.end(),
+                                       [](const Candidate& a, const Candidate& b) { return a.dist < b.dist; });
+    if (candidate.dist < shallowest->dist) *shallowest = candidate;
   }
-  return count;
+};
+
+// The contacts of a sphere at `centre` (field frame) whose box lies over cells [c0, c1] x [r0, r1].
+inline Candidates sphereCandidates(const Field& field, const Vec& centre, double radius, double margin, int c0, int c1,
+                                   int r0, int r1) {
+  Candidates contacts;
+  if (centre[2] - radius - margin > field.highestSample(c0, c1, r0, r1)) return contacts;
+  // A centre below the surface is inside a prism: pushed out along the normal of the triangle above it.
+  const auto above = triangleAbove(field, centre[0], centre[1]);
+  const Vec up = upwardNormal(above);
+  const double height = (centre - above[0]).dot(up);
+  if (height < 0) {
+    contacts.add({height - radius, up, centre});
+    return contacts;
+  }
+  for (int row = r0; row <= r1; ++row) {
+    for (int column = c0; column <= c1; ++column) {
+      for (const auto& triangle : cellTriangles(field, row, column)) {
+        const Vec closest = closestOnTriangle(centre, triangle[0], triangle[1], triangle[2]);
+        const Vec offset = centre - closest;
+        const double distance = offset.norm();
+        const double dist = distance - radius;
+        if (dist >= margin || !isLocalMinimum(field, centre, closest, distance)) continue;
+        // The centre on the surface itself (a zero-radius sphere): the triangle's normal is the direction.
+        contacts.add({dist, distance > 1e-12 ? Vec(offset / distance) : upwardNormal(triangle), centre});
+      }
+    }
+  }
+  return contacts;
+}
+
+// Writes `contact` in MuJoCo's convention: the point midway between the two surfaces, the normal from geom 1 (the
+// heightfield) to geom 2.
+inline void writeContact(const mjData* d, int g1, double radius, const Candidate& contact, mjPreContact& con) {
+  const Vec point = contact.centre - (radius + 0.5 * contact.dist) * contact.normal;
+  Eigen::Map<Vec>(con.pos) = orientation(d, g1) * point + position(d, g1);
+  Eigen::Map<Vec>(con.normal) = orientation(d, g1) * contact.normal;
+  con.dist = contact.dist;
+  mju_zero3(con.tangent);
 }
 
 inline int sphereOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int g2, mjtNum margin) {
@@ -187,46 +238,31 @@ inline int sphereOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g
   int c0, c1, r0, r1;
   if (!field.cellsUnder(centre[0] - reach, centre[0] + reach, centre[1] - reach, centre[1] + reach, c0, c1, r0, r1))
     return originalFunction[mjGEOM_SPHERE](m, d, con, g1, g2, margin);
-  if (centre[2] - reach > field.highestSample(c0, c1, r0, r1)) return 0;
+  const Candidates contacts = sphereCandidates(field, centre, radius, margin, c0, c1, r0, r1);
+  for (int k = 0; k < contacts.count; ++k) writeContact(d, g1, radius, contacts.found[k], con[k]);
+  return contacts.count;
+}
 
-  // A centre below the surface is inside a prism: pushed out along the normal of the triangle above it.
-  const auto above = triangleAbove(field, centre[0], centre[1]);
-  const Vec up = upwardNormal(above);
-  const double height = (centre - above[0]).dot(up);
-  if (height < 0) {
-    const Candidate inside{height - radius, up};
-    return writeContacts(d, g1, centre, radius, &inside, 1, con);
+// The parameters (s, t) in [0, 1] of the closest points of segments p1 + s (q1 - p1) and p2 + t (q2 - p2)
+// (Ericson, Real-Time Collision Detection, 5.1.9); s = 0 when they are parallel.
+inline std::pair<double, double> closestOnSegments(const Vec& p1, const Vec& q1, const Vec& p2, const Vec& q2) {
+  constexpr double kDegenerate = 1e-18;  // m^2: a segment this short is a point
+  const Vec d1 = q1 - p1, d2 = q2 - p2, r = p1 - p2;
+  const double a = d1.squaredNorm(), e = d2.squaredNorm(), f = d2.dot(r);
+  if (a <= kDegenerate) return {0.0, e <= kDegenerate ? 0.0 : std::clamp(f / e, 0.0, 1.0)};
+  const double c = d1.dot(r);
+  if (e <= kDegenerate) return {std::clamp(-c / a, 0.0, 1.0), 0.0};
+  const double b = d1.dot(d2), denominator = a * e - b * b;
+  double s = denominator > 0.0 ? std::clamp((b * f - c * e) / denominator, 0.0, 1.0) : 0.0;
+  double t = (b * s + f) / e;
+  if (t < 0.0) {
+    t = 0.0;
+    s = std::clamp(-c / a, 0.0, 1.0);
+  } else if (t > 1.0) {
+    t = 1.0;
+    s = std::clamp((b - c) / a, 0.0, 1.0);
   }
-
-  std::array<Candidate, kMaxSphereContacts> found;
-  int count = 0;
-  for (int row = r0; row <= r1; ++row) {
-    for (int column = c0; column <= c1; ++column) {
-      for (const auto& triangle : cellTriangles(field, row, column)) {
-        const Vec closest = closestOnTriangle(centre, triangle[0], triangle[1], triangle[2]);
-        const Vec offset = centre - closest;
-        const double distance = offset.norm();
-        const double dist = distance - radius;
-        if (dist >= margin || !isLocalMinimum(field, centre, closest, distance)) continue;
-        // The centre on the surface itself (a zero-radius sphere): the triangle's normal is the direction.
-        const Vec normal = distance > 1e-12 ? Vec(offset / distance) : upwardNormal(triangle);
-        // Keep the deepest contact of each direction, the deepest directions if there are too many.
-        int same = -1;
-        for (int k = 0; k < count; ++k)
-          if (found[k].normal.dot(normal) > kSameDirection) same = k;
-        if (same >= 0) {
-          if (dist < found[same].dist) found[same] = {dist, normal};
-        } else if (count < kMaxSphereContacts) {
-          found[count++] = {dist, normal};
-        } else {
-          auto shallowest = std::max_element(found.begin(), found.end(),
-                                             [](const Candidate& a, const Candidate& b) { return a.dist < b.dist; });
-          if (dist < shallowest->dist) *shallowest = {dist, normal};
-        }
-      }
-    }
-  }
-  return writeContacts(d, g1, centre, radius, found.data(), count, con);
+  return {s, t};
 }
 
 // Half the extent, along each axis of the heightfield's frame, of the box around geom g (MuJoCo's own
@@ -253,6 +289,79 @@ inline Vec halfExtent(const mjModel* m, const mjData* d, int g1, int g) {
     }
   }
   return extent;
+}
+
+// A capsule is the spheres along its axis. Its two end spheres are found as feet are, so that a capsule lying on
+// flat ground rests on both ends (as on MuJoCo's plane). A ridge or a bump under the axis between them (a stair's
+// edge under a shank) is found from the closest points of the axis and the triangles' edges, and kept when it is
+// deeper than the ends' contacts of its direction: on flat ground the axis is nowhere deeper than its lower end.
+// MuJoCo's own function tests the capsule against each triangular prism beneath it; a shank sunk 1-2 cm into flat
+// ground then met the prisms' inner walls, at normals tilted up to 90 degrees.
+inline int capsuleOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int g2, mjtNum margin) {
+  const int hfield = m->geom_dataid[g1];
+  if (!isTerrain(m, hfield)) return originalFunction[mjGEOM_CAPSULE](m, d, con, g1, g2, margin);
+  const Field field(m, hfield);
+  const Vec centre = toField(d, g1, d->geom_xpos + 3 * g2);
+  const Vec extent = halfExtent(m, d, g1, g2);
+  int c0, c1, r0, r1;
+  if (!field.cellsUnder(centre[0] - extent[0] - margin, centre[0] + extent[0] + margin, centre[1] - extent[1] - margin,
+                        centre[1] + extent[1] + margin, c0, c1, r0, r1))
+    return originalFunction[mjGEOM_CAPSULE](m, d, con, g1, g2, margin);
+  if (centre[2] - extent[2] - margin > field.highestSample(c0, c1, r0, r1)) return 0;
+
+  const double radius = m->geom_size[3 * g2], reach = radius + margin;
+  const Vec axis = orientation(d, g1).transpose() * orientation(d, g2).col(2);
+  const Vec a = centre - m->geom_size[3 * g2 + 1] * axis, b = centre + m->geom_size[3 * g2 + 1] * axis;
+  const auto endCandidates = [&](const Vec& end) {
+    int ec0, ec1, er0, er1;
+    field.cellsUnder(end[0] - reach, end[0] + reach, end[1] - reach, end[1] + reach, ec0, ec1, er0, er1);
+    return sphereCandidates(field, end, radius, margin, ec0, ec1, er0, er1);
+  };
+  const std::array<Candidates, 2> ends = {endCandidates(a), endCandidates(b)};
+
+  constexpr double kInterior = 1e-9;  // of the axis' length: a closest point nearer an end is that end's
+  Candidates middle;
+  for (int row = r0; row <= r1; ++row) {
+    for (int column = c0; column <= c1; ++column) {
+      for (const auto& triangle : cellTriangles(field, row, column)) {
+        for (int edge = 0; edge < 3; ++edge) {
+          const Vec& p0 = triangle[edge];
+          const Vec& p1 = triangle[(edge + 1) % 3];
+          const auto [s, t] = closestOnSegments(a, b, p0, p1);
+          if (s <= kInterior || s >= 1.0 - kInterior) continue;
+          const Vec onAxis = a + s * (b - a), onEdge = p0 + t * (p1 - p0);
+          // The axis through the ground: out along the normal of the triangle above, as a sunk sphere.
+          const auto above = triangleAbove(field, onAxis[0], onAxis[1]);
+          const Vec up = upwardNormal(above);
+          const double height = (onAxis - above[0]).dot(up);
+          if (height < 0) {
+            middle.add({height - radius, up, onAxis});
+            continue;
+          }
+          const Vec offset = onAxis - onEdge;
+          const double distance = offset.norm();
+          if (distance - radius >= margin) continue;
+          if ((closestOnTriangle(onAxis, triangle[0], triangle[1], triangle[2]) - onEdge).norm() > 1e-9) continue;
+          if (!isLocalMinimum(field, onAxis, onEdge, distance)) continue;
+          middle.add({distance - radius, distance > 1e-12 ? Vec(offset / distance) : up, onAxis});
+        }
+      }
+    }
+  }
+
+  int count = 0;
+  for (const Candidates& end : ends)
+    for (int k = 0; k < end.count; ++k) writeContact(d, g1, radius, end.found[k], con[count++]);
+  for (int k = 0; k < middle.count; ++k) {
+    const Candidate& candidate = middle.found[k];
+    bool deeper = true;
+    for (const Candidates& end : ends)
+      for (int e = 0; e < end.count; ++e)
+        if (end.found[e].normal.dot(candidate.normal) > kSameDirection && candidate.dist > end.found[e].dist - 1e-9)
+          deeper = false;
+    if (deeper) writeContact(d, g1, radius, candidate, con[count++]);
+  }
+  return count;
 }
 
 // Any other geom type: no contact while its bounding box is above every sample beneath it. MuJoCo would find
@@ -283,7 +392,7 @@ inline void installHeightfieldContacts() {
     namespace hc = heightfield_contacts;
     for (int type = 0; type < mjNGEOMTYPES; ++type) hc::originalFunction[type] = mjCOLLISIONFUNC[mjGEOM_HFIELD][type];
     mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_SPHERE] = hc::sphereOnTerrain;
-    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_CAPSULE] = hc::boundedOnTerrain<mjGEOM_CAPSULE>;
+    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_CAPSULE] = hc::capsuleOnTerrain;
     mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_ELLIPSOID] = hc::boundedOnTerrain<mjGEOM_ELLIPSOID>;
     mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_CYLINDER] = hc::boundedOnTerrain<mjGEOM_CYLINDER>;
     mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_BOX] = hc::boundedOnTerrain<mjGEOM_BOX>;
