@@ -17,11 +17,9 @@ def installed() -> None:
     _toolkit.Terrain({"levels": 1, "types": 1}, 0).compile("<mujoco><worldbody/></mujoco>")
 
 
-def field_model(name: str, geom: str, bumps: float = 0.12) -> mujoco.MjModel:
-    """An 0.8 m heightfield (samples 0.1 m apart) with bumps up to `bumps` and a 0.15 m step from x = 0.1 m on, and
-    a free `geom`; `name` decides whose contacts it gets."""
-    heights = np.random.default_rng(1).uniform(0.0, bumps, (ROWS, ROWS))
-    heights[:, 5:] += 0.15
+def heightfield_model(name: str, geom: str, heights: np.ndarray) -> mujoco.MjModel:
+    """A 0.8 m heightfield of ROWS x ROWS `heights` (samples 0.1 m apart) and a free `geom`; `name` decides whose
+    contacts it gets."""
     elevation = " ".join(f"{h:.4f}" for h in heights.ravel())
     return mujoco.MjModel.from_xml_string(f"""
 <mujoco>
@@ -32,6 +30,13 @@ def field_model(name: str, geom: str, bumps: float = 0.12) -> mujoco.MjModel:
     <body name="thing"><freejoint/>{geom}</body>
   </worldbody>
 </mujoco>""")
+
+
+def field_model(name: str, geom: str, bumps: float = 0.12) -> mujoco.MjModel:
+    """Bumps up to `bumps` and a 0.15 m step from x = 0.1 m on."""
+    heights = np.random.default_rng(1).uniform(0.0, bumps, (ROWS, ROWS))
+    heights[:, 5:] += 0.15
+    return heightfield_model(name, geom, heights)
 
 
 def surface_height(model: mujoco.MjModel, data: mujoco.MjData, x: float, y: float) -> float:
@@ -48,6 +53,11 @@ def contacts_at(model: mujoco.MjModel, data: mujoco.MjData, position: np.ndarray
 
 
 SPHERE = '<geom type="sphere" size="0.03"/>'
+
+
+def random_quaternion(rng: np.random.Generator) -> np.ndarray:
+    quaternion = rng.normal(size=4)
+    return quaternion / np.linalg.norm(quaternion)
 
 
 def test_a_sphere_above_the_ground_gets_mujocos_deepest_contact_and_fewer_duplicates() -> None:
@@ -113,10 +123,10 @@ def test_other_geoms_get_mujocos_contacts(geom: str) -> None:
     touching = 0
     for _ in range(300):
         x, y = rng.uniform(-0.3, 0.3, 2)
-        quaternion = rng.normal(size=4)
+        quaternion = random_quaternion(rng)
         position = np.array([x, y, surface_height(theirs, their_data, x, y) + rng.uniform(-0.02, 0.3)])
-        mine = contacts_at(ours, our_data, position, quaternion / np.linalg.norm(quaternion))
-        mujocos = contacts_at(theirs, their_data, position, quaternion / np.linalg.norm(quaternion))
+        mine = contacts_at(ours, our_data, position, quaternion)
+        mujocos = contacts_at(theirs, their_data, position, quaternion)
         assert len(mine) == len(mujocos)
         for a, b in zip(mine, mujocos):
             assert a[0] == b[0] and np.array_equal(a[1], b[1])
@@ -140,11 +150,6 @@ def test_a_sphere_in_a_steps_inner_corner_is_held_by_the_tread_and_the_riser() -
 CAPSULE = '<geom type="capsule" size="0.0175 0.06"/>'
 
 
-def random_quaternion(rng: np.random.Generator) -> np.ndarray:
-    quaternion = rng.normal(size=4)
-    return quaternion / np.linalg.norm(quaternion)
-
-
 def test_a_capsule_sunk_into_flat_ground_is_pushed_straight_up_lying_on_both_ends() -> None:
     model = field_model("terrain_flat", CAPSULE, bumps=0.0)
     data = mujoco.MjData(model)
@@ -164,16 +169,7 @@ def test_a_capsule_sunk_into_flat_ground_is_pushed_straight_up_lying_on_both_end
 def test_a_capsule_across_a_ridge_rests_on_the_ridge() -> None:
     # A roof along y: 0.1 m high at x = 0, falling 0.5 m per m to both sides.
     heights = np.tile(0.1 - 0.5 * np.abs(np.linspace(-0.4, 0.4, ROWS)), (ROWS, 1)) + 0.2
-    elevation = " ".join(f"{h:.4f}" for h in heights.ravel())
-    model = mujoco.MjModel.from_xml_string(f"""
-<mujoco>
-  <asset><hfield name="terrain_roof" nrow="{ROWS}" ncol="{ROWS}" size="0.4 0.4 {heights.max()} 0.1"
-                 elevation="{elevation}"/></asset>
-  <worldbody>
-    <geom type="hfield" hfield="terrain_roof"/>
-    <body name="thing"><freejoint/>{CAPSULE}</body>
-  </worldbody>
-</mujoco>""")
+    model = heightfield_model("terrain_roof", CAPSULE, heights)
     data = mujoco.MjData(model)
     # Along x, 5 mm into the ridge; its ends are 2.5 cm above the slopes.
     contacts = contacts_at(model, data, np.array([0.0, 0.05, 0.3 + 0.0175 - 0.005]), (np.sqrt(0.5), 0, np.sqrt(0.5), 0))

@@ -313,7 +313,7 @@ inline int capsuleOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int 
   const Vec axis = orientation(d, g1).transpose() * orientation(d, g2).col(2);
   const Vec a = centre - m->geom_size[3 * g2 + 1] * axis, b = centre + m->geom_size[3 * g2 + 1] * axis;
   const auto endCandidates = [&](const Vec& end) {
-    int ec0, ec1, er0, er1;
+    int ec0, ec1, er0, er1;  // always on the field: inside the capsule's box, checked above
     field.cellsUnder(end[0] - reach, end[0] + reach, end[1] - reach, end[1] + reach, ec0, ec1, er0, er1);
     return sphereCandidates(field, end, radius, margin, ec0, ec1, er0, er1);
   };
