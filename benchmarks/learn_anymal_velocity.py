@@ -22,7 +22,9 @@ frame strip docs/anymal_velocity[_flat]_strip.png (with ``_privileged`` after th
 
     python benchmarks/learn_anymal_velocity.py [--cfg flat|rough] [--minutes 40] [--samples 20e6] [--privileged-critic]
     python benchmarks/learn_anymal_velocity.py --cfg rough --device cuda --train-only   # on a machine with a GPU
-    python benchmarks/learn_anymal_velocity.py --evaluate-run RUN_DIR   # evaluation only, of an earlier run
+    python benchmarks/learn_anymal_velocity.py --evaluate-run RUN_DIR...   # evaluation only, of an earlier run
+
+A run resumed with ``runner.py -m retrain`` continues in a new folder: give ``--evaluate-run`` every folder of it.
 """
 from __future__ import annotations
 
@@ -163,7 +165,7 @@ def engine_speeds(seconds: float = 3.0) -> dict[str, float]:
 
 @dataclass
 class TrainingCurve:
-    """A run's TensorBoard scalars, read back from every events file in its folder (a resumed run has several)."""
+    """A run's TensorBoard scalars, read back from every events file in its folders (each resume adds one)."""
 
     minutes: dict[int, float]
     """Iteration -> training wall minutes (the gaps between a run and its resumption left out)."""
@@ -171,7 +173,7 @@ class TrainingCurve:
     """Tag -> (iteration, value)."""
 
     @classmethod
-    def read(cls, run_dir: Path, tags: tuple[str, ...] = ("Reward/mean_per_step", "Metrics/terrainLevel")
+    def read(cls, run_dirs: list[Path], tags: tuple[str, ...] = ("Reward/mean_per_step", "Metrics/terrainLevel")
              ) -> TrainingCurve:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -179,7 +181,7 @@ class TrainingCurve:
         scalars: dict[str, list[tuple[int, float]]] = {tag: [] for tag in tags}
         earlier = 0.0
         accumulators = []
-        for events in run_dir.glob("events*"):
+        for events in (events for run_dir in run_dirs for events in run_dir.glob("events*")):
             accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
             accumulator.Reload()
             if "Reward/mean_per_step" in accumulator.Tags()["scalars"]:
@@ -252,12 +254,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=40.0, help="wall-clock training budget")
     parser.add_argument("--samples", type=float, default=20e6, help="also stop after this many samples")
     parser.add_argument("--num-envs", type=int, default=None, help="override environment.num_envs")
-    parser.add_argument("--eval-every", type=int, default=100, help="iterations between checkpoints")
+    parser.add_argument("--eval-every", type=int, default=100,
+                        help="iterations between checkpoints (with --evaluate-run: between the checkpoints evaluated)")
     parser.add_argument("--episodes", type=int, default=50, help="deterministic evaluation episodes per checkpoint")
     parser.add_argument("--settle", type=float, default=1.0, help="seconds after a new command left out of the error")
     parser.add_argument("--seed", type=int, default=None, help="override the cfg's seed")
     parser.add_argument("--run-root", default="/tmp/learn_anymal_velocity", help="parent of the trainer's run folder")
-    parser.add_argument("--evaluate-run", default=None, metavar="RUN_DIR", help="only evaluate an earlier run's checkpoints")
+    parser.add_argument("--evaluate-run", nargs="+", default=None, metavar="RUN_DIR",
+                        help="only evaluate an earlier run's checkpoints: its folder, or its folders in order if resumed")
     parser.add_argument("--quiet", action="store_true", help="print only every 10th iteration line")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
                         help="where the networks and the update run (the envs always step on the CPU)")
@@ -303,15 +307,20 @@ def main(argv: list[str] | None = None) -> int:
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
         cpu_seconds = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
         log.checkpoints.setdefault(result.iteration, wall_minutes)
-        run_dir, walls = result.run_dir, dict(log.checkpoints)
+        run_dirs, walls = [result.run_dir], dict(log.checkpoints)
+        checkpoints = {iteration: result.run_dir / f"full_{iteration}.pt" for iteration in walls}
         if log.loads:
             load = f"{np.mean(log.loads):.1f} (min {np.min(log.loads):.1f}, max {np.max(log.loads):.1f})"
     else:
-        run_dir = Path(args.evaluate_run)
-        walls = {int(p.stem.split("_")[1]): float("nan") for p in run_dir.glob("full_*.pt")}
-        if not walls:
-            raise SystemExit(f"--evaluate-run: no checkpoints full_<iteration>.pt in {run_dir}")
-    last = run_dir / f"full_{max(walls)}.pt"
+        run_dirs = [Path(folder) for folder in args.evaluate_run]
+        # A resumed run's iterations go on from its checkpoint, so the folders' checkpoints join into one series.
+        checkpoints = {int(path.stem.split("_")[1]): path for run_dir in run_dirs for path in run_dir.glob("full_*.pt")}
+        if not checkpoints:
+            raise SystemExit(f"--evaluate-run: no checkpoints full_<iteration>.pt in {', '.join(map(str, run_dirs))}")
+        checkpoints = {iteration: path for iteration, path in checkpoints.items()
+                       if iteration % args.eval_every == 0 or iteration == max(checkpoints)}
+        walls = {iteration: float("nan") for iteration in checkpoints}
+    last = checkpoints[max(walls)]
     checkpoint = load_checkpoint(last)
     trained = parse_training_config(checkpoint["cfg_text"], str(last)).cfg
     # The checkpoint's own count (files before it existed: the cfg's), as runner.py's --num-envs leaves the cfg as is.
@@ -319,9 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     per_iteration = envs * trained["algorithm"]["steps_per_env"]
     if args.train_only:
         print(f"[learn] trained {max(walls) * per_iteration:,} samples in {wall_minutes:.1f} min; run directory "
-              f"{run_dir}", flush=True)
+              f"{run_dirs[0]}", flush=True)
         return 0
-    curve_data = TrainingCurve.read(run_dir)
+    curve_data = TrainingCurve.read(run_dirs)
     if args.evaluate_run is not None:  # a checkpoint is written after its iteration's last logged scalar
         walls = {iteration: max((m for it, m in curve_data.minutes.items() if it <= iteration), default=float("nan"))
                  for iteration in walls}
@@ -332,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for iteration in sorted(walls):
-        checkpoint_path = run_dir / f"full_{iteration}.pt"
+        checkpoint_path = checkpoints[iteration]
         tracking = evaluate(checkpoint_path, args.episodes, args.settle, threads=2)
         samples = iteration * per_iteration
         rows.append((walls[iteration], iteration, samples, tracking))
@@ -413,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"![frames]({os.path.relpath(strip, markdown.parent)})", ""]
     markdown.parent.mkdir(parents=True, exist_ok=True)
     markdown.write_text("\n".join(lines))
-    print(f"[learn] wrote {markdown} and {curve}; run directory {run_dir}", flush=True)
+    print(f"[learn] wrote {markdown} and {curve}; run directories {', '.join(map(str, run_dirs))}", flush=True)
     return 0
 
 
