@@ -18,8 +18,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # (script, arguments, extra arguments with --quick): the throughput suite for both envs, then the comparisons,
-# the soak and distributed runs, thread scaling. The extras keep the quick suite near a minute on 2 cores, plus about 45 s for
-# the learning comparison's 4 launches (start-up, not training, is most of that).
+# the soak and distributed runs, thread scaling, MuJoCo versions, the terrain's contact normals. The extras keep the
+# quick suite near a minute on 2 cores, plus about 45 s for the learning comparison's 4 launches (start-up, not
+# training, is most of that).
 SUITE: list[tuple[str, list[str], list[str]]] = [
     ("throughput.py", ["--env", "rsg_anymal"], []),
     ("throughput.py", ["--env", "rsg_ant"], []),
@@ -29,6 +30,7 @@ SUITE: list[tuple[str, list[str], list[str]]] = [
     ("distributed_learning.py", [], []),
     ("thread_scaling.py", [], []),
     ("mujoco_versions.py", [], []),
+    ("terrain_contact_normals.py", [], []),
 ]
 
 

@@ -128,6 +128,16 @@ EXPECTED: dict[str, list[Table]] = {
         Table("MuJoCo", [f"{INSTALLED_MUJOCO} (installed)", *QUICK_OTHER_MUJOCO] * 2,
               ("control steps/s (median)", f"÷ {INSTALLED_MUJOCO} (median)")),
     ],
+    "terrain_contact_normals_quick.md": [
+        Table("geom", [geom for geom in ["base (box 0.29 0.07 0.09)", "base (box 0.055 0.07 0.09)",
+                                         "hip drive (cylinder 0.05 0.07)", "thigh (box 0.0375 0.03 0.1415)",
+                                         "knee drive (cylinder 0.05 0.07)", "shank (capsule 0.0175 0.14125)",
+                                         "foot (sphere 0.03)"] for _ in range(2)],
+              tuple(f"{whose}: {column}" for whose in ("ours", "MuJoCo's")
+                    for column in ("poses touching", "contacts per pose")),
+              finite=tuple(f"{whose}: {column}" for whose in ("ours", "MuJoCo's")
+                           for column in ("tilted > 5°", "worst tilt (°)"))),
+    ],
     "thread_scaling_quick.md": [
         Table("threads", ["1", "2"], ("rsg_anymal steps/s (× 1 thread)", "rsg_ant steps/s (× 1 thread)",
                                       "trainer samples/s (× 1 thread)", "rollout / update per iteration (s)")),
@@ -183,7 +193,7 @@ def quick_run(tmp_path_factory):
 
 def test_every_script_passes_and_writes_only_to_the_results_dir(quick_run):
     results, stderr = quick_run
-    assert "[run_all] 8 of 8 passed" in stderr
+    assert "[run_all] 9 of 9 passed" in stderr
     assert sorted(path.name for path in results.iterdir()) == sorted(EXPECTED)
     assert (NO_ENVPOOL in stderr) != HAVE_ENVPOOL
 
