@@ -261,7 +261,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="override the cfg's seed")
     parser.add_argument("--run-root", default="/tmp/learn_anymal_velocity", help="parent of the trainer's run folder")
     parser.add_argument("--evaluate-run", nargs="+", default=None, metavar="RUN_DIR",
-                        help="only evaluate an earlier run's checkpoints: its folder, or its folders in order if resumed")
+                        help="only evaluate an earlier run's checkpoints: its folder (a resumed run: all its folders)")
     parser.add_argument("--quiet", action="store_true", help="print only every 10th iteration line")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
                         help="where the networks and the update run (the envs always step on the CPU)")

@@ -114,9 +114,8 @@ def test_a_sphere_sunk_into_flat_ground_gets_one_contact_straight_up() -> None:
         assert dist == pytest.approx(height - 0.03, abs=1e-9)
 
 
-@pytest.mark.parametrize("geom", ['<geom type="box" size="0.05 0.04 0.03"/>',
-                                  '<geom type="cylinder" size="0.05 0.07"/>'])
-def test_other_geoms_get_mujocos_contacts(geom: str) -> None:
+def test_an_ellipsoid_gets_mujocos_contacts() -> None:
+    geom = '<geom type="ellipsoid" size="0.05 0.04 0.03"/>'
     ours, theirs = field_model("terrain_bumps", geom), field_model("bumps", geom)
     our_data, their_data = mujoco.MjData(ours), mujoco.MjData(theirs)
     rng = np.random.default_rng(3)
@@ -208,3 +207,138 @@ def test_the_terrain_model_skips_mujocos_midphase(tmp_path) -> None:
     path = tmp_path / "model.mjb"
     path.write_bytes(_toolkit.Terrain({"levels": 1, "types": 1}, 0).compile("<mujoco><worldbody/></mujoco>"))
     assert mujoco.MjModel.from_binary_path(str(path)).opt.disableflags & mujoco.mjtDisableBit.mjDSBL_MIDPHASE
+
+
+BOX = '<geom type="box" size="0.05 0.04 0.03"/>'
+CYLINDER = '<geom type="cylinder" size="0.05 0.07"/>'
+LYING_ALONG_X = (np.sqrt(0.5), 0, np.sqrt(0.5), 0)  # the geom's z axis turned onto the world's x axis
+
+
+def lowest_offset(model: mujoco.MjModel, data: mujoco.MjData, quaternion) -> float:
+    """How far the geom's lowest point is below its centre, turned by `quaternion`."""
+    rotation = np.zeros(9)
+    mujoco.mju_quat2Mat(rotation, np.asarray(quaternion, dtype=float))
+    rotation = rotation.reshape(3, 3)
+    size = model.geom_size[1]
+    if model.geom_type[1] == mujoco.mjtGeom.mjGEOM_BOX:
+        return float(np.abs(rotation[2]) @ size)
+    axial = abs(rotation[2, 2])
+    return float(np.sqrt(max(0.0, 1.0 - axial ** 2)) * size[0] + axial * size[1])
+
+
+@pytest.mark.parametrize("geom", [BOX, CYLINDER])
+def test_boxes_and_cylinders_sunk_into_flat_ground_are_pushed_straight_up(geom: str) -> None:
+    # MuJoCo's own function tilted 30-40% of their resting contacts, up to 90 degrees and more (a thigh on level
+    # ground pushed sideways, or into it): benchmarks/results/terrain_contact_normals.md.
+    model = field_model("terrain_flat", geom, bumps=0.0)
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        quaternion = random_quaternion(rng)
+        depth = rng.uniform(0.0005, 0.03)
+        centre = np.array([rng.uniform(-0.25, -0.15), rng.uniform(-0.2, 0.2), lowest_offset(model, data, quaternion)
+                           - depth])
+        contacts = contacts_at(model, data, centre, quaternion)
+        assert contacts, (centre, quaternion)
+        for _, normal, _ in contacts:
+            np.testing.assert_allclose(normal, [0, 0, 1], atol=1e-9)
+        # The lowest point is the deepest contact, and it is exact.
+        assert min(dist for dist, _, _ in contacts) == pytest.approx(-depth, abs=1e-9)
+
+
+def test_a_box_lying_flat_rests_on_its_four_bottom_corners() -> None:
+    model = field_model("terrain_flat", BOX, bumps=0.0)
+    data = mujoco.MjData(model)
+    contacts = contacts_at(model, data, np.array([-0.2, 0.0, 0.025]))
+    assert [dist for dist, _, _ in contacts] == pytest.approx([-0.005] * 4, abs=1e-9)
+    corners = sorted((round(data.contact[k].pos[0], 9), round(data.contact[k].pos[1], 9)) for k in range(data.ncon))
+    assert corners == pytest.approx([(-0.25, -0.04), (-0.25, 0.04), (-0.15, -0.04), (-0.15, 0.04)], abs=1e-9)
+
+
+def test_a_cylinder_rests_on_both_rims_lying_and_on_four_rim_points_standing() -> None:
+    model = field_model("terrain_flat", CYLINDER, bumps=0.0)
+    data = mujoco.MjData(model)
+    lying = contacts_at(model, data, np.array([-0.2, 0.0, 0.045]), LYING_ALONG_X)
+    assert [dist for dist, _, _ in lying] == pytest.approx([-0.005] * 2, abs=1e-9)
+    assert sorted(data.contact[k].pos[0] for k in range(data.ncon)) == pytest.approx([-0.27, -0.13], abs=1e-9)
+    standing = contacts_at(model, data, np.array([-0.2, 0.0, 0.065]))
+    assert [dist for dist, _, _ in standing] == pytest.approx([-0.005] * 4, abs=1e-9)
+    radii = [np.hypot(data.contact[k].pos[0] + 0.2, data.contact[k].pos[1]) for k in range(data.ncon)]
+    assert radii == pytest.approx([0.05] * 4, abs=1e-9)
+
+
+def test_a_box_across_a_ridge_rests_on_the_ridge() -> None:
+    # The roof of the capsule's test: along y, 0.1 m high at x = 0, falling 0.5 m per m to both sides.
+    heights = np.tile(0.1 - 0.5 * np.abs(np.linspace(-0.4, 0.4, ROWS)), (ROWS, 1)) + 0.2
+    model = heightfield_model("terrain_roof", BOX, heights)
+    data = mujoco.MjData(model)
+    # Lying flat across it, 5 mm into the ridge; its corners are 2 cm above the slopes.
+    contacts = contacts_at(model, data, np.array([0.0, 0.05, 0.3 + 0.03 - 0.005]))
+    assert len(contacts) == 1
+    dist, normal, _ = contacts[0]
+    assert dist == pytest.approx(-0.005, abs=1e-9)
+    np.testing.assert_allclose(normal, [0, 0, 1], atol=1e-9)  # the slope's triangle would push it down the roof
+
+
+def depth_below_surface(model: mujoco.MjModel, point: np.ndarray) -> float:
+    """How far `point` is below the plane of the surface triangle above or below it (negative: above)."""
+    heights = model.hfield_data.reshape(ROWS, ROWS) * model.hfield_size[0][2]
+    u, v = (point[0] + 0.4) / 0.1, (point[1] + 0.4) / 0.1
+    c, r = min(int(u), ROWS - 2), min(int(v), ROWS - 2)
+
+    def vertex(row: int, column: int) -> np.ndarray:
+        return np.array([column * 0.1 - 0.4, row * 0.1 - 0.4, heights[row, column]])
+
+    a, b, c_ = ((vertex(r, c), vertex(r + 1, c + 1), vertex(r + 1, c)) if v - r >= u - c
+                else (vertex(r, c), vertex(r, c + 1), vertex(r + 1, c + 1)))
+    normal = np.cross(b - a, c_ - a)
+    return float(-(point - a) @ normal / np.linalg.norm(normal))
+
+
+def test_a_boxs_deepest_contact_is_the_deepest_point_of_its_edges() -> None:
+    # In a bowl (no ridges), sampled along the 12 edges: within each triangle the depth along a straight edge is
+    # linear, so the corners and the places where an edge crosses a triangle's edge are where it is deepest.
+    x, y = np.meshgrid(np.linspace(-0.4, 0.4, ROWS), np.linspace(-0.4, 0.4, ROWS))
+    model = heightfield_model("terrain_bowl", BOX, 0.5 * (x ** 2 + y ** 2) + 0.01)
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(8)
+    corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * model.geom_size[1]
+    edges = [(i, j) for i in range(8) for j in range(i + 1, 8) if np.sum(corners[i] != corners[j]) == 1]
+    compared = 0
+    for _ in range(100):
+        centre_x, centre_y = rng.uniform(-0.25, 0.25, 2)
+        quaternion = random_quaternion(rng)
+        height = surface_height(model, data, centre_x, centre_y) + rng.uniform(0.0, 0.06)
+        centre = np.array([centre_x, centre_y, height])
+        rotation = np.zeros(9)
+        mujoco.mju_quat2Mat(rotation, quaternion)
+        world = centre + corners @ rotation.reshape(3, 3).T
+        sampled = max(depth_below_surface(model, point) for i, j in edges
+                      for point in world[i] + np.linspace(0.0, 1.0, 201)[:, None] * (world[j] - world[i]))
+        ours = contacts_at(model, data, centre, quaternion)
+        assert bool(ours) == (sampled > 0.0)
+        if not ours:
+            continue
+        compared += 1
+        deepest = -min(dist for dist, _, _ in ours)
+        # Exact where the samples are not: between two samples an edge can only reach deeper.
+        assert sampled - 1e-9 <= deepest <= sampled + 1e-3, (sampled, deepest)
+    assert compared > 40, compared
+
+
+@pytest.mark.parametrize("geom", [BOX, CYLINDER])
+def test_boxes_and_cylinders_on_bumps_and_steps_are_never_pushed_into_the_ground(geom: str) -> None:
+    model = field_model("terrain_bumps", geom)
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(9)
+    touching = 0
+    for _ in range(300):
+        x, y = rng.uniform(-0.25, 0.25, 2)
+        quaternion = random_quaternion(rng)
+        position = np.array([x, y, surface_height(model, data, x, y) + rng.uniform(0.0, 0.1)])
+        contacts = contacts_at(model, data, position, quaternion)
+        touching += bool(contacts)
+        for _, normal, tangent in contacts:  # MuJoCo's own function gave normals up to 160 degrees from vertical
+            assert normal[2] > 0.0
+            assert abs(np.linalg.norm(normal) - 1) < 1e-9 and abs(normal @ tangent) < 1e-9
+    assert touching > 150, touching

@@ -13,9 +13,11 @@
 // - sphere: the exact distance to the same triangulated surface MuJoCo builds its prisms from, one contact
 //   per local minimum of that distance (one on a face or an edge, two in a stair's inner corner);
 // - capsule: the same for its two end spheres, and a ridge or bump under its axis between them;
-// - boxes, cylinders, ellipsoids: no contact when the geom's bounding box is above every height
-//   sample beneath it (exact: the surface is never higher than its highest sample), found before MuJoCo
-//   sets up its GJK objects; otherwise MuJoCo's own function.
+// - box and cylinder: the same for points of theirs as zero-radius spheres (a box's corners, a cylinder's lowest
+//   rim points), and a ridge that passes under an edge between them;
+// - ellipsoids: no contact when the geom's bounding box is above every height sample beneath it (exact: the
+//   surface is never higher than its highest sample), found before MuJoCo sets up its GJK objects; otherwise
+//   MuJoCo's own function.
 // The table is process-wide; installation happens once, before the first terrain model is compiled.
 #pragma once
 
@@ -28,6 +30,7 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace raisim {
@@ -291,6 +294,26 @@ inline Vec halfExtent(const mjModel* m, const mjData* d, int g1, int g) {
   return extent;
 }
 
+// Writes every contact of `ends` (the spheres at a geom's ends or corners), then those of `between` (contacts
+// between them) that are deeper than every contact of `ends` in their direction; returns the count.
+inline int writeEndsAndBetween(const mjData* d, int g1, double radius, const Candidates* ends, int endCount,
+                               const Candidates& between, mjPreContact* con) {
+  int count = 0;
+  for (int e = 0; e < endCount; ++e)
+    for (int k = 0; k < ends[e].count; ++k) writeContact(d, g1, radius, ends[e].found[k], con[count++]);
+  for (int k = 0; k < between.count; ++k) {
+    const Candidate& candidate = between.found[k];
+    bool deeper = true;
+    for (int e = 0; e < endCount; ++e)
+      for (int j = 0; j < ends[e].count; ++j) {
+        const Candidate& end = ends[e].found[j];
+        if (end.normal.dot(candidate.normal) > kSameDirection && candidate.dist > end.dist - 1e-9) deeper = false;
+      }
+    if (deeper) writeContact(d, g1, radius, candidate, con[count++]);
+  }
+  return count;
+}
+
 // A capsule is the spheres along its axis. Its two end spheres are found as feet are, so that a capsule lying on
 // flat ground rests on both ends (as on MuJoCo's plane). A ridge or a bump under the axis between them (a stair's
 // edge under a shank) is found from the closest points of the axis and the triangles' edges, and kept when it is
@@ -349,19 +372,156 @@ inline int capsuleOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int 
     }
   }
 
-  int count = 0;
-  for (const Candidates& end : ends)
-    for (int k = 0; k < end.count; ++k) writeContact(d, g1, radius, end.found[k], con[count++]);
-  for (int k = 0; k < middle.count; ++k) {
-    const Candidate& candidate = middle.found[k];
-    bool deeper = true;
-    for (const Candidates& end : ends)
-      for (int e = 0; e < end.count; ++e)
-        if (end.found[e].normal.dot(candidate.normal) > kSameDirection && candidate.dist > end.found[e].dist - 1e-9)
-          deeper = false;
-    if (deeper) writeContact(d, g1, radius, candidate, con[count++]);
+  return writeEndsAndBetween(d, g1, radius, ends.data(), static_cast<int>(ends.size()), middle, con);
+}
+
+// Where segment p-q, seen from above, crosses segment a-b: the parameter s in (0, 1) along p-q; false where they do
+// not cross or are parallel seen from above (the surface is then linear along p-q as far as a-b goes, so p-q is
+// deepest where it crosses the triangles' other edges, or at its ends).
+inline bool crossingFromAbove(const Vec& p, const Vec& q, const Vec& a, const Vec& b, double& s) {
+  const double ux = q.x() - p.x(), uy = q.y() - p.y(), vx = b.x() - a.x(), vy = b.y() - a.y();
+  const double denominator = ux * vy - uy * vx;
+  if (std::abs(denominator) < 1e-15) return false;
+  const double wx = a.x() - p.x(), wy = a.y() - p.y();
+  s = (wx * vy - wy * vx) / denominator;
+  const double t = (wx * uy - wy * ux) / denominator;
+  return s > 0.0 && s < 1.0 && t >= 0.0 && t <= 1.0;
+}
+
+// Edge p-q of a geom passing under terrain edge a-b where that edge is a ridge (the surface bends down on both
+// sides): the contact of the two edges, along the normal common to both (pointing up), if it lies between the
+// normals of the ridge's two triangles; a box lying flat across a ridge is then pushed straight up, where the
+// triangle above its edge would push it down the slope.
+inline std::optional<Candidate> ridgeContact(const Field& field, const Vec& p, const Vec& q, const Vec& a,
+                                             const Vec& b) {
+  Vec normal = (q - p).cross(b - a);
+  if (normal.norm() < 1e-12) return std::nullopt;
+  normal.normalize();
+  if (normal.z() < 0) normal = -normal;
+  // The triangles on either side of a-b, found just off its middle.
+  const Vec middle = 0.5 * (a + b);
+  Vec across(a.y() - b.y(), b.x() - a.x(), 0.0);
+  across *= 1e-6 / across.norm();
+  const auto one = triangleAbove(field, middle.x() + across.x(), middle.y() + across.y());
+  const auto other = triangleAbove(field, middle.x() - across.x(), middle.y() - across.y());
+  const Vec n1 = upwardNormal(one), n2 = upwardNormal(other);
+  // A ridge: the far corner of each triangle lies below the other's plane.
+  double below = 0.0;
+  for (const Vec& corner : other) below = std::min(below, (corner - one[0]).dot(n1));
+  if (below > -1e-9) return std::nullopt;
+  // Between the two faces' normals (all three are perpendicular to a-b).
+  const double spread = std::acos(std::clamp(n1.dot(n2), -1.0, 1.0));
+  const double toOne = std::acos(std::clamp(normal.dot(n1), -1.0, 1.0));
+  const double toOther = std::acos(std::clamp(normal.dot(n2), -1.0, 1.0));
+  if (toOne + toOther > spread + 1e-9) return std::nullopt;
+  const auto [s, t] = closestOnSegments(p, q, a, b);
+  const Vec onGeom = p + s * (q - p);
+  return Candidate{(onGeom - (a + t * (b - a))).dot(normal), normal, onGeom};
+}
+
+// The corners of a box, or points of a cylinder's two rims (field frame), and the edges between them.
+struct Outline {
+  static constexpr int kMaxPoints = 8, kMaxEdges = 12;
+  std::array<Vec, kMaxPoints> points;
+  std::array<std::pair<int, int>, kMaxEdges> edges;
+  int pointCount = 0, edgeCount = 0;
+};
+
+// The box's 8 corners and 12 edges.
+inline Outline boxOutline(const Vec& centre, const Eigen::Matrix3d& axes, const mjtNum* size) {
+  Outline outline;
+  for (int corner = 0; corner < 8; ++corner) {
+    Vec offset = Vec::Zero();
+    for (int k = 0; k < 3; ++k) offset += ((corner >> k) & 1 ? size[k] : -size[k]) * axes.col(k);
+    outline.points[outline.pointCount++] = centre + offset;
   }
-  return count;
+  for (int corner = 0; corner < 8; ++corner)
+    for (int k = 0; k < 3; ++k)
+      if (!((corner >> k) & 1)) outline.edges[outline.edgeCount++] = {corner, corner | (1 << k)};
+  return outline;
+}
+
+// Each rim's lowest point and three more a quarter turn apart, and the edges between them: the line along the side
+// between the two lowest points (where a cylinder lying on level ground touches it) and each rim's inscribed
+// square (on which one standing on its end rests). On level ground the lowest points are exact.
+inline Outline cylinderOutline(const Vec& centre, const Vec& axis, double radius, double halfLength) {
+  Vec down = -Vec::UnitZ() + axis.z() * axis;  // straight down, less its part along the axis
+  if (down.norm() < 1e-9) down = axis.unitOrthogonal();  // standing upright: every rim point is lowest
+  down.normalize();
+  const Vec side = axis.cross(down);
+  const std::array<Vec, 4> around = {down, side, -down, -side};
+  Outline outline;
+  for (double end : {-halfLength, halfLength}) {
+    const int first = outline.pointCount;
+    for (int k = 0; k < 4; ++k) {
+      outline.points[outline.pointCount++] = centre + end * axis + radius * around[k];
+      outline.edges[outline.edgeCount++] = {first + k, first + (k + 1) % 4};
+    }
+  }
+  outline.edges[outline.edgeCount++] = {0, 4};
+  return outline;
+}
+
+// A box or a cylinder: its outline's points are found as feet are (zero-radius spheres: one pushed straight up out
+// of level ground, whatever the geom's pose), and a ridge that passes under an edge of the outline between two of
+// them (a stair's edge under a thigh) where the edge, seen from above, crosses a triangle's edge: the surface along
+// a straight edge is linear between such crossings, so the edge is deepest at one of them or at its ends. A bump
+// that reaches into a face without crossing an edge is missed; the terrain's samples are 0.1 m apart, wider than
+// ANYmal's thighs, so the edges from a bump's top sample cross a thigh's edges. MuJoCo's own function tests these
+// geoms against each triangular prism beneath them: a thigh resting on level ground got normals tilted up to 90
+// degrees (benchmarks/results/terrain_contact_normals.md).
+template <int Type>
+int outlineOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int g2, mjtNum margin) {
+  const int hfield = m->geom_dataid[g1];
+  if (!isTerrain(m, hfield)) return originalFunction[Type](m, d, con, g1, g2, margin);
+  const Field field(m, hfield);
+  const Vec centre = toField(d, g1, d->geom_xpos + 3 * g2);
+  const Vec extent = halfExtent(m, d, g1, g2);
+  int c0, c1, r0, r1;
+  if (!field.cellsUnder(centre[0] - extent[0] - margin, centre[0] + extent[0] + margin, centre[1] - extent[1] - margin,
+                        centre[1] + extent[1] + margin, c0, c1, r0, r1))
+    return originalFunction[Type](m, d, con, g1, g2, margin);
+  const double highest = field.highestSample(c0, c1, r0, r1);
+  if (centre[2] - extent[2] - margin > highest) return 0;
+
+  const Eigen::Matrix3d axes = orientation(d, g1).transpose() * orientation(d, g2);
+  const mjtNum* size = m->geom_size + 3 * g2;
+  const Outline outline = Type == mjGEOM_BOX ? boxOutline(centre, axes, size)
+                                             : cylinderOutline(centre, axes.col(2), size[0], size[1]);
+  static_assert((Outline::kMaxPoints + 1) * kMaxSphereContacts <= mjMAXCONPAIR, "more than MuJoCo takes per pair");
+  std::array<Candidates, Outline::kMaxPoints> corners;
+  for (int k = 0; k < outline.pointCount; ++k) {
+    const Vec& point = outline.points[k];
+    int pc0, pc1, pr0, pr1;  // always on the field: inside the geom's box, checked above
+    field.cellsUnder(point[0] - margin, point[0] + margin, point[1] - margin, point[1] + margin, pc0, pc1, pr0, pr1);
+    corners[k] = sphereCandidates(field, point, 0.0, margin, pc0, pc1, pr0, pr1);
+  }
+
+  Candidates between;
+  for (int e = 0; e < outline.edgeCount; ++e) {
+    const Vec& p = outline.points[outline.edges[e].first];
+    const Vec& q = outline.points[outline.edges[e].second];
+    if (std::min(p.z(), q.z()) > highest) continue;  // above every sample: no ridge reaches it
+    for (int row = r0; row <= r1; ++row) {
+      for (int column = c0; column <= c1; ++column) {
+        for (const auto& triangle : cellTriangles(field, row, column)) {
+          for (int side = 0; side < 3; ++side) {
+            const Vec& a = triangle[side];
+            const Vec& b = triangle[(side + 1) % 3];
+            double s;
+            if (!crossingFromAbove(p, q, a, b, s)) continue;
+            const Vec onEdge = p + s * (q - p);
+            const auto above = triangleAbove(field, onEdge[0], onEdge[1]);
+            const Vec up = upwardNormal(above);
+            const double height = (onEdge - above[0]).dot(up);
+            if (height >= 0) continue;
+            between.add(ridgeContact(field, p, q, a, b).value_or(Candidate{height, up, onEdge}));
+          }
+        }
+      }
+    }
+  }
+  return writeEndsAndBetween(d, g1, 0.0, corners.data(), outline.pointCount, between, con);
 }
 
 // Any other geom type: no contact while its bounding box is above every sample beneath it. MuJoCo would find
@@ -394,8 +554,8 @@ inline void installHeightfieldContacts() {
     mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_SPHERE] = hc::sphereOnTerrain;
     mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_CAPSULE] = hc::capsuleOnTerrain;
     mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_ELLIPSOID] = hc::boundedOnTerrain<mjGEOM_ELLIPSOID>;
-    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_CYLINDER] = hc::boundedOnTerrain<mjGEOM_CYLINDER>;
-    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_BOX] = hc::boundedOnTerrain<mjGEOM_BOX>;
+    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_CYLINDER] = hc::outlineOnTerrain<mjGEOM_CYLINDER>;
+    mjCOLLISIONFUNC[mjGEOM_HFIELD][mjGEOM_BOX] = hc::outlineOnTerrain<mjGEOM_BOX>;
   });
 }
 
