@@ -201,6 +201,12 @@ class TrainingCurve:
         """The mean of `tag` over the last `iterations` iterations."""
         return float(np.mean([value for _, value in self.scalars[tag][-iterations:]]))
 
+    def level_before(self, iteration: int, iterations: int = 20) -> float:
+        """The training envs' mean terrain level over the `iterations` iterations before `iteration` (NaN at 0)."""
+        values = [value for it, value in self.scalars["Metrics/terrainLevel"]
+                  if iteration - iterations <= it < iteration]
+        return float(np.mean(values)) if values else float("nan")
+
 
 def plot_curve(rows: list[tuple[float, int, int, Tracking]], curve: TrainingCurve, title: str, path: Path,
                ceiling: float | None = None) -> Path:
@@ -397,11 +403,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"falls < {TARGET_FALL_RATE:.0%}, within 20M samples." if terrain_level is None else
                 f"Targets (issue 14, rough): mean terrain level >= {TARGET_TERRAIN_LEVEL} with RMS vx/vy <= "
                 f"{TARGET_ROUGH_LINEAR_RMS} m/s on the levels reached, within 100M samples."), "",
-             "| wall min | iteration | samples | vx/vy RMS (m/s) | yaw rate RMS (rad/s) | falls | mean episode (s) |",
-             "|---|---|---|---|---|---|---|"]
+             "| wall min | iteration | samples | vx/vy RMS (m/s) | yaw rate RMS (rad/s) | falls | mean episode (s) |"
+             + (" training envs' mean level |" if terrain_level is not None else ""),
+             "|---|---|---|---|---|---|---|" + ("---|" if terrain_level is not None else "")]
     for wall, iteration, samples, tracking in rows:
         lines.append(f"| {wall:.1f} | {iteration} | {samples:,} | {tracking.linear_rms:.3f} | {tracking.yaw_rms:.3f} | "
-                     f"{100 * tracking.fall_rate:.0f}% | {tracking.mean_seconds:.1f} |")
+                     f"{100 * tracking.fall_rate:.0f}% | {tracking.mean_seconds:.1f} |"
+                     + (f" {curve_data.level_before(iteration):.2f} |" if terrain_level is not None else ""))
     lines += ["", f"Robustness of the last policy ({last.name}), each condition alone:", "",
               "| condition | falls | vx/vy RMS (m/s) | yaw rate RMS (rad/s) |", "|---|---|---|---|"]
     names = {"push": "pushed 1 m/s sideways every 5 s", "friction": "friction 0.3", "mass": "+10 kg base mass"}
