@@ -294,6 +294,41 @@ inline Vec halfExtent(const mjModel* m, const mjData* d, int g1, int g) {
   return extent;
 }
 
+// Where geom g2 stands over heightfield geom g1: its centre in the field's frame and the cells under its bounding
+// box grown by `margin`, unless that box reaches past the field (MuJoCo decides there).
+struct Footprint {
+  Vec centre;
+  int c0 = 0, c1 = 0, r0 = 0, r1 = 0;
+  bool onField = false;
+  // No contact is possible: the box is above every sample beneath it (the surface is never higher).
+  bool clear = false;
+  double highest = 0.0;  // the highest sample beneath the box, where onField
+};
+
+inline Footprint footprint(const Field& field, const mjModel* m, const mjData* d, int g1, int g2, mjtNum margin) {
+  Footprint under;
+  under.centre = toField(d, g1, d->geom_xpos + 3 * g2);
+  const Vec& centre = under.centre;
+  const Vec extent = halfExtent(m, d, g1, g2);
+  under.onField = field.cellsUnder(centre[0] - extent[0] - margin, centre[0] + extent[0] + margin,
+                                   centre[1] - extent[1] - margin, centre[1] + extent[1] + margin, under.c0, under.c1,
+                                   under.r0, under.r1);
+  if (under.onField) {
+    under.highest = field.highestSample(under.c0, under.c1, under.r0, under.r1);
+    under.clear = centre[2] - extent[2] - margin > under.highest;
+  }
+  return under;
+}
+
+// The contacts of a sphere of a geom whose footprint is on the field (a capsule's end, a box's corner): inside the
+// geom's bounding box, so its own cells are on the field too.
+inline Candidates sphereInFootprint(const Field& field, const Vec& centre, double radius, double margin) {
+  const double reach = radius + margin;
+  int c0, c1, r0, r1;
+  field.cellsUnder(centre[0] - reach, centre[0] + reach, centre[1] - reach, centre[1] + reach, c0, c1, r0, r1);
+  return sphereCandidates(field, centre, radius, margin, c0, c1, r0, r1);
+}
+
 // Writes every contact of `ends` (the spheres at a geom's ends or corners), then those of `between` (contacts
 // between them) that are deeper than every contact of `ends` in their direction; returns the count.
 inline int writeEndsAndBetween(const mjData* d, int g1, double radius, const Candidates* ends, int endCount,
@@ -324,28 +359,21 @@ inline int capsuleOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int 
   const int hfield = m->geom_dataid[g1];
   if (!isTerrain(m, hfield)) return originalFunction[mjGEOM_CAPSULE](m, d, con, g1, g2, margin);
   const Field field(m, hfield);
-  const Vec centre = toField(d, g1, d->geom_xpos + 3 * g2);
-  const Vec extent = halfExtent(m, d, g1, g2);
-  int c0, c1, r0, r1;
-  if (!field.cellsUnder(centre[0] - extent[0] - margin, centre[0] + extent[0] + margin, centre[1] - extent[1] - margin,
-                        centre[1] + extent[1] + margin, c0, c1, r0, r1))
-    return originalFunction[mjGEOM_CAPSULE](m, d, con, g1, g2, margin);
-  if (centre[2] - extent[2] - margin > field.highestSample(c0, c1, r0, r1)) return 0;
+  const Footprint under = footprint(field, m, d, g1, g2, margin);
+  if (!under.onField) return originalFunction[mjGEOM_CAPSULE](m, d, con, g1, g2, margin);
+  if (under.clear) return 0;
+  const Vec& centre = under.centre;
 
-  const double radius = m->geom_size[3 * g2], reach = radius + margin;
+  const double radius = m->geom_size[3 * g2];
   const Vec axis = orientation(d, g1).transpose() * orientation(d, g2).col(2);
   const Vec a = centre - m->geom_size[3 * g2 + 1] * axis, b = centre + m->geom_size[3 * g2 + 1] * axis;
-  const auto endCandidates = [&](const Vec& end) {
-    int ec0, ec1, er0, er1;  // always on the field: inside the capsule's box, checked above
-    field.cellsUnder(end[0] - reach, end[0] + reach, end[1] - reach, end[1] + reach, ec0, ec1, er0, er1);
-    return sphereCandidates(field, end, radius, margin, ec0, ec1, er0, er1);
-  };
-  const std::array<Candidates, 2> ends = {endCandidates(a), endCandidates(b)};
+  const std::array<Candidates, 2> ends = {sphereInFootprint(field, a, radius, margin),
+                                          sphereInFootprint(field, b, radius, margin)};
 
   constexpr double kInterior = 1e-9;  // of the axis' length: a closest point nearer an end is that end's
   Candidates middle;
-  for (int row = r0; row <= r1; ++row) {
-    for (int column = c0; column <= c1; ++column) {
+  for (int row = under.r0; row <= under.r1; ++row) {
+    for (int column = under.c0; column <= under.c1; ++column) {
       for (const auto& triangle : cellTriangles(field, row, column)) {
         for (int edge = 0; edge < 3; ++edge) {
           const Vec& p0 = triangle[edge];
@@ -475,14 +503,10 @@ int outlineOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int
   const int hfield = m->geom_dataid[g1];
   if (!isTerrain(m, hfield)) return originalFunction[Type](m, d, con, g1, g2, margin);
   const Field field(m, hfield);
-  const Vec centre = toField(d, g1, d->geom_xpos + 3 * g2);
-  const Vec extent = halfExtent(m, d, g1, g2);
-  int c0, c1, r0, r1;
-  if (!field.cellsUnder(centre[0] - extent[0] - margin, centre[0] + extent[0] + margin, centre[1] - extent[1] - margin,
-                        centre[1] + extent[1] + margin, c0, c1, r0, r1))
-    return originalFunction[Type](m, d, con, g1, g2, margin);
-  const double highest = field.highestSample(c0, c1, r0, r1);
-  if (centre[2] - extent[2] - margin > highest) return 0;
+  const Footprint under = footprint(field, m, d, g1, g2, margin);
+  if (!under.onField) return originalFunction[Type](m, d, con, g1, g2, margin);
+  if (under.clear) return 0;
+  const Vec& centre = under.centre;
 
   const Eigen::Matrix3d axes = orientation(d, g1).transpose() * orientation(d, g2);
   const mjtNum* size = m->geom_size + 3 * g2;
@@ -490,20 +514,15 @@ int outlineOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int
                                              : cylinderOutline(centre, axes.col(2), size[0], size[1]);
   static_assert((Outline::kMaxPoints + 1) * kMaxSphereContacts <= mjMAXCONPAIR, "more than MuJoCo takes per pair");
   std::array<Candidates, Outline::kMaxPoints> corners;
-  for (int k = 0; k < outline.pointCount; ++k) {
-    const Vec& point = outline.points[k];
-    int pc0, pc1, pr0, pr1;  // always on the field: inside the geom's box, checked above
-    field.cellsUnder(point[0] - margin, point[0] + margin, point[1] - margin, point[1] + margin, pc0, pc1, pr0, pr1);
-    corners[k] = sphereCandidates(field, point, 0.0, margin, pc0, pc1, pr0, pr1);
-  }
+  for (int k = 0; k < outline.pointCount; ++k) corners[k] = sphereInFootprint(field, outline.points[k], 0.0, margin);
 
   Candidates between;
   for (int e = 0; e < outline.edgeCount; ++e) {
     const Vec& p = outline.points[outline.edges[e].first];
     const Vec& q = outline.points[outline.edges[e].second];
-    if (std::min(p.z(), q.z()) > highest) continue;  // above every sample: no ridge reaches it
-    for (int row = r0; row <= r1; ++row) {
-      for (int column = c0; column <= c1; ++column) {
+    if (std::min(p.z(), q.z()) > under.highest) continue;  // above every sample: no ridge reaches it
+    for (int row = under.r0; row <= under.r1; ++row) {
+      for (int column = under.c0; column <= under.c1; ++column) {
         for (const auto& triangle : cellTriangles(field, row, column)) {
           for (int side = 0; side < 3; ++side) {
             const Vec& a = triangle[side];
@@ -529,16 +548,7 @@ int outlineOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int
 template <int Type>
 int boundedOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int g2, mjtNum margin) {
   const int hfield = m->geom_dataid[g1];
-  if (isTerrain(m, hfield)) {
-    const Field field(m, hfield);
-    const Vec centre = toField(d, g1, d->geom_xpos + 3 * g2);
-    const Vec extent = halfExtent(m, d, g1, g2);
-    int c0, c1, r0, r1;
-    if (field.cellsUnder(centre[0] - extent[0] - margin, centre[0] + extent[0] + margin, centre[1] - extent[1] - margin,
-                         centre[1] + extent[1] + margin, c0, c1, r0, r1) &&
-        centre[2] - extent[2] - margin > field.highestSample(c0, c1, r0, r1))
-      return 0;
-  }
+  if (isTerrain(m, hfield) && footprint(Field(m, hfield), m, d, g1, g2, margin).clear) return 0;
   return originalFunction[Type](m, d, con, g1, g2, margin);
 }
 
