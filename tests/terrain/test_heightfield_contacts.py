@@ -342,3 +342,50 @@ def test_boxes_and_cylinders_on_bumps_and_steps_are_never_pushed_into_the_ground
             assert normal[2] > 0.0
             assert abs(np.linalg.norm(normal) - 1) < 1e-9 and abs(normal @ tangent) < 1e-9
     assert touching > 150, touching
+
+
+def spike_model(geom: str, height: float) -> mujoco.MjModel:
+    """Level ground with one sample `height` high at the field's centre (0, 0): a peak whose four slopes fall to the
+    ground within 0.1 m."""
+    heights = np.zeros((ROWS, ROWS))
+    heights[ROWS // 2, ROWS // 2] = height
+    return heightfield_model("terrain_spike", geom, heights)
+
+
+@pytest.mark.parametrize("geom, quaternion, half_height, alone", [(BOX, (1, 0, 0, 0), 0.03, True),
+                                                                  (CYLINDER, (1, 0, 0, 0), 0.07, True),
+                                                                  (CYLINDER, LYING_ALONG_X, 0.05, False)])
+def test_a_peak_reaching_into_a_face_pushes_the_geom_up(geom: str, quaternion, half_height: float, alone: bool) -> None:
+    # 1 cm into the bottom face (or the lying cylinder's side). The peak's slopes are below the box's and the
+    # standing cylinder's edges where those cross them, and their corners are above the ground: only the peak
+    # touches. The lying cylinder's lowest line passes right over it and also rests on the slopes' ridges.
+    model = spike_model(geom, 0.05)
+    data = mujoco.MjData(model)
+    contacts = contacts_at(model, data, np.array([0.0, 0.0, 0.04 + half_height]), quaternion)
+    assert len(contacts) == 1 or not alone
+    deepest = int(np.argmin([dist for dist, _, _ in contacts]))
+    assert contacts[deepest][0] == pytest.approx(-0.01, abs=1e-9)
+    np.testing.assert_allclose(contacts[deepest][1], [0, 0, 1], atol=1e-9)
+    np.testing.assert_allclose(data.contact[deepest].pos, [0, 0, 0.045], atol=1e-9)
+
+
+def test_a_peak_pushes_a_tilted_box_out_along_the_face_it_reaches_into() -> None:
+    model = spike_model(BOX, 0.1)
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(10)
+    size = model.geom_size[1]
+    for _ in range(100):
+        # Tilted up to 20 degrees about a random horizontal axis; the peak 1-10 mm into the bottom face, off its middle.
+        angle, direction = np.radians(rng.uniform(0.0, 20.0)), rng.uniform(0.0, 2 * np.pi)
+        quaternion = np.array([np.cos(angle / 2), np.sin(angle / 2) * np.cos(direction),
+                               np.sin(angle / 2) * np.sin(direction), 0.0])
+        rotation = np.zeros(9)
+        mujoco.mju_quat2Mat(rotation, quaternion)
+        rotation = rotation.reshape(3, 3)
+        depth = rng.uniform(0.001, 0.01)
+        peak_in_box = np.array([rng.uniform(-0.5, 0.5) * size[0], rng.uniform(-0.5, 0.5) * size[1], depth - size[2]])
+        centre = np.array([0.0, 0.0, 0.1]) - rotation @ peak_in_box
+        contacts = contacts_at(model, data, centre, quaternion)
+        deepest = min(contacts, key=lambda contact: contact[0])
+        assert deepest[0] == pytest.approx(-depth, abs=1e-9)
+        np.testing.assert_allclose(deepest[1], rotation[:, 2], atol=1e-9)  # the bottom face's normal, into the box

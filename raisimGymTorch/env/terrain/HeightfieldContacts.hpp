@@ -14,7 +14,7 @@
 //   per local minimum of that distance (one on a face or an edge, two in a stair's inner corner);
 // - capsule: the same for its two end spheres, and a ridge or bump under its axis between them;
 // - box and cylinder: the same for points of theirs as zero-radius spheres (a box's corners, a cylinder's lowest
-//   rim points), and a ridge that passes under an edge between them;
+//   rim points), a ridge that passes under an edge between them, and a peak that reaches into a face;
 // - ellipsoids: no contact when the geom's bounding box is above every height sample beneath it (exact: the
 //   surface is never higher than its highest sample), found before MuJoCo sets up its GJK objects; otherwise
 //   MuJoCo's own function.
@@ -490,14 +490,56 @@ inline Outline cylinderOutline(const Vec& centre, const Vec& axis, double radius
   return outline;
 }
 
+// A sample higher than its six neighbours: every triangle around it falls away from it, so a geom's face can meet
+// the surface there and nowhere else (no corner below the surface, no edge crossing it).
+inline bool isPeak(const Field& field, int r, int c) {
+  constexpr int kNeighbours[6][2] = {{-1, -1}, {-1, 0}, {0, -1}, {0, 1}, {1, 0}, {1, 1}};  // along the diagonals too
+  const float height = field.data[r * field.ncol + c];
+  for (const auto& step : kNeighbours) {
+    const int row = r + step[0], column = c + step[1];
+    if (row < 0 || column < 0 || row >= field.nrow || column >= field.ncol) continue;
+    if (field.data[row * field.ncol + column] >= height) return false;
+  }
+  return true;
+}
+
+// A point inside a box or a cylinder (field frame), pushed out through the nearest of the geom's faces that look
+// down (a box's faces, a cylinder's cap and the part of its side below the axis) as a zero-radius contact on that
+// face. The terrain is solid below its surface: a face looking up or sideways never meets a peak first.
+template <int Type>
+std::optional<Candidate> pushedOutOf(const Vec& point, const Vec& centre, const Eigen::Matrix3d& axes,
+                                     const mjtNum* size) {
+  const Vec local = axes.transpose() * (point - centre);
+  std::optional<Candidate> nearest;
+  // Out through a face whose outward normal is `outward`, `depth` away.
+  const auto through = [&](const Vec& outward, double depth) {
+    if (outward.z() >= 0.0 || (nearest && -depth <= nearest->dist)) return;
+    nearest = Candidate{-depth, -outward, point + depth * outward};
+  };
+  if constexpr (Type == mjGEOM_BOX) {
+    if ((local.cwiseAbs() - Vec(size[0], size[1], size[2])).maxCoeff() >= 0.0) return std::nullopt;
+    for (int k = 0; k < 3; ++k) {
+      const double side = axes(2, k) > 0.0 ? -1.0 : 1.0;  // the face of axis k that looks down
+      through(side * axes.col(k), size[k] - side * local[k]);
+    }
+  } else {
+    const double radial = std::hypot(local.x(), local.y());
+    if (std::abs(local.z()) >= size[1] || radial >= size[0]) return std::nullopt;
+    const double cap = axes(2, 2) > 0.0 ? -1.0 : 1.0;
+    through(cap * axes.col(2), size[1] - cap * local.z());
+    if (radial > 1e-12) through((axes.col(0) * local.x() + axes.col(1) * local.y()) / radial, size[0] - radial);
+  }
+  return nearest;
+}
+
 // A box or a cylinder: its outline's points are found as feet are (zero-radius spheres: one pushed straight up out
 // of level ground, whatever the geom's pose), and a ridge that passes under an edge of the outline between two of
 // them (a stair's edge under a thigh) where the edge, seen from above, crosses a triangle's edge: the surface along
-// a straight edge is linear between such crossings, so the edge is deepest at one of them or at its ends. A bump
-// that reaches into a face without crossing an edge is missed; the terrain's samples are 0.1 m apart, wider than
-// ANYmal's thighs, so the edges from a bump's top sample cross a thigh's edges. MuJoCo's own function tests these
-// geoms against each triangular prism beneath them: a thigh resting on level ground got normals tilted up to 90
-// degrees (benchmarks/results/terrain_contact_normals.md).
+// a straight edge is linear between such crossings, so the edge is deepest at one of them or at its ends. What
+// reaches into a face without crossing an edge is a peak (isPeak), pushed up through the nearest face that looks
+// down. (A cylinder's outline is its rims' inscribed squares: its cap over a ridge is judged by the square's edges.)
+// MuJoCo's own function tests these geoms against each triangular prism beneath them: a thigh resting on level
+// ground got normals tilted up to 90 degrees (benchmarks/results/terrain_contact_normals.md).
 template <int Type>
 int outlineOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int g2, mjtNum margin) {
   const int hfield = m->geom_dataid[g1];
@@ -538,6 +580,14 @@ int outlineOnTerrain(const mjModel* m, mjData* d, mjPreContact* con, int g1, int
           }
         }
       }
+    }
+  }
+  double lowest = INFINITY;
+  for (int k = 0; k < outline.pointCount; ++k) lowest = std::min(lowest, outline.points[k].z());
+  for (int row = under.r0; row <= under.r1 + 1; ++row) {
+    for (int column = under.c0; column <= under.c1 + 1; ++column) {
+      if (field.height(row, column) <= lowest || !isPeak(field, row, column)) continue;
+      if (const auto peak = pushedOutOf<Type>(field.vertex(row, column), centre, axes, size)) between.add(*peak);
     }
   }
   return writeEndsAndBetween(d, g1, 0.0, corners.data(), outline.pointCount, between, con);
