@@ -407,9 +407,10 @@ def main(argv: list[str] | None = None) -> int:
              + (" training envs' mean level |" if terrain_level is not None else ""),
              "|---|---|---|---|---|---|---|" + ("---|" if terrain_level is not None else "")]
     for wall, iteration, samples, tracking in rows:
+        level = curve_data.level_before(iteration) if terrain_level is not None else None
         lines.append(f"| {wall:.1f} | {iteration} | {samples:,} | {tracking.linear_rms:.3f} | {tracking.yaw_rms:.3f} | "
                      f"{100 * tracking.fall_rate:.0f}% | {tracking.mean_seconds:.1f} |"
-                     + (f" {curve_data.level_before(iteration):.2f} |" if terrain_level is not None else ""))
+                     + ("" if level is None else " – |" if np.isnan(level) else f" {level:.2f} |"))
     lines += ["", f"Robustness of the last policy ({last.name}), each condition alone:", "",
               "| condition | falls | vx/vy RMS (m/s) | yaw rate RMS (rad/s) |", "|---|---|---|---|"]
     names = {"push": "pushed 1 m/s sideways every 5 s", "friction": "friction 0.3", "mass": "+10 kg base mass"}
