@@ -490,8 +490,8 @@ inline Outline cylinderOutline(const Vec& centre, const Vec& axis, double radius
   return outline;
 }
 
-// A sample higher than its six neighbours: every triangle around it falls away from it, so a geom's face can meet
-// the surface there and nowhere else (no corner below the surface, no edge crossing it).
+// A sample higher than its six neighbours: every triangle around it falls away from it. The one place where the
+// surface can reach into a geom's face while no corner of the geom is below it and no edge passes under a ridge.
 inline bool isPeak(const Field& field, int r, int c) {
   constexpr int kNeighbours[6][2] = {{-1, -1}, {-1, 0}, {0, -1}, {0, 1}, {1, 0}, {1, 1}};  // along the diagonals too
   const float height = field.data[r * field.ncol + c];
