@@ -102,15 +102,32 @@ def evaluation_cfg(cfg: dict, change: str | None = None, level: int | None = Non
     return cfg
 
 
+def tracking_table(label: str, results: dict[object, Tracking]) -> list[str]:
+    """Markdown lines: one row per key of `results` (a level, a tile type)."""
+    return [f"| {label} | vx/vy RMS (m/s) | yaw rate RMS (rad/s) | falls | mean episode (s) |", "|---|---|---|---|---|"
+            ] + [f"| {key} | {t.linear_rms:.3f} | {t.yaw_rms:.3f} | {100 * t.fall_rate:.0f}% | {t.mean_seconds:.1f} |"
+                 for key, t in results.items()]
+
+
+def terrain_types(environment: dict) -> list[str]:
+    """The tile types of the cfg's terrain (keys of terrain.proportions), in the order of its columns."""
+    from raisimGymTorch.env.bin import _toolkit
+
+    terrain = _toolkit.Terrain(environment["terrain"], 0)
+    shared = {"slope_up": "smooth_slope", "slope_down": "smooth_slope"}  # one proportion for both, as legged_gym's
+    return list(dict.fromkeys(shared.get(name, name) for name in map(terrain.tile_type, range(terrain.types))))
+
+
 @torch.no_grad()
 def evaluate(checkpoint_path: Path, episodes: int, settle: float, threads: int, change: str | None = None,
-             level: int | None = None) -> Tracking:
+             level: int | None = None, terrain_type: str | None = None) -> Tracking:
     """One deterministic episode in each of `episodes` envs, seeded as the trainer's evaluations are; on terrain at
-    the cfg's starting levels, or all on `level`."""
+    the cfg's starting levels, or all on `level`, on every tile type or only on `terrain_type`."""
     checkpoint = load_checkpoint(checkpoint_path)
     config = parse_training_config(checkpoint["cfg_text"], str(checkpoint_path))
-    env = make_vec_env(ENV_NAME, evaluation_cfg(config.cfg, change, level), str(checkpoint_path), num_envs=episodes,
-                       num_threads=threads, seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False, evaluation=True)
+    env = make_vec_env(ENV_NAME, evaluation_cfg(config.cfg, change, level, terrain_type), str(checkpoint_path),
+                       num_envs=episodes, num_threads=threads, seed=config.seed + EVAL_SEED_OFFSET, normalize_ob=False,
+                       evaluation=True)
     try:
         policy = NormalizedPolicy.from_checkpoint(checkpoint)
         # Heading commands steer the yaw rate at every step: a new draw shows in vx and vy only.
@@ -365,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
             by_level[level] = evaluate(last, args.episodes, args.settle, threads=2, level=level)
             print(f"[learn] level {level}: vx/vy RMS {by_level[level].linear_rms:.3f} m/s, yaw RMS "
                   f"{by_level[level].yaw_rms:.3f} rad/s, falls {100 * by_level[level].fall_rate:.0f}%", flush=True)
+    by_type = {}
+    if terrain_level is not None:
+        for terrain_type in terrain_types(trained["environment"]):
+            by_type[terrain_type] = evaluate(last, args.episodes, args.settle, threads=2, terrain_type=terrain_type)
+            print(f"[learn] {terrain_type}: vx/vy RMS {by_type[terrain_type].linear_rms:.3f} m/s, yaw RMS "
+                  f"{by_type[terrain_type].yaw_rms:.3f} rad/s, falls {100 * by_type[terrain_type].fall_rate:.0f}%",
+                  flush=True)
     strip_path = ROOT / "docs" / f"anymal_velocity{suffix}_strip.png"
     # On terrain: out of a pit of stairs (a stairs_down tile seen from its centre), on the level the training envs
     # reached at the end (or --strip-level); the camera a little higher and farther, so that the steps show.
@@ -419,10 +443,10 @@ def main(argv: list[str] | None = None) -> int:
                      f"{tracking.yaw_rms:.3f} |")
     if by_level:
         lines += ["", f"The last policy with every env held on one level (all terrain types, {args.episodes} episodes "
-                  "each):", "", "| level | vx/vy RMS (m/s) | yaw rate RMS (rad/s) | falls | mean episode (s) |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {level} | {t.linear_rms:.3f} | {t.yaw_rms:.3f} | {100 * t.fall_rate:.0f}% | {t.mean_seconds:.1f} |"
-                  for level, t in by_level.items()]
+                  "each):", ""] + tracking_table("level", by_level)
+    if by_type:
+        lines += ["", f"The last policy on one tile type at a time (the cfg's starting levels, {args.episodes} "
+                  "episodes each):", ""] + tracking_table("tile type", by_type)
     lines += ["", f"![learning curve]({os.path.relpath(curve, markdown.parent)})", ""]
     if strip is not None:
         where = f" from the bottom of a pit of stairs of level {strip_level}" if on_terrain else ""
