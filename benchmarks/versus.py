@@ -294,16 +294,13 @@ def mjbatch_python() -> str:
     if not installed:
         shutil.rmtree(MJBATCH_VENV, ignore_errors=True)  # an install cut short is made again
         print(f"installing mjbatch into {MJBATCH_VENV} (once)", file=sys.stderr)
-        for step in ([sys.executable, "-m", "venv", str(MJBATCH_VENV)],
-                     [str(python), "-m", "pip", "install", "--quiet", "mjbatch"]):
-            done = subprocess.run(step, capture_output=True, text=True)
-            if done.returncode != 0:
-                shutil.rmtree(MJBATCH_VENV, ignore_errors=True)
-                raise SystemExit(f"versus.py --mjbatch: {shlex.join(step)} failed:\n{done.stderr[-3000:]}")
+        setup_step([sys.executable, "-m", "venv", str(MJBATCH_VENV)], MJBATCH_VENV)
+        setup_step([str(python), "-m", "pip", "install", "--quiet", "mjbatch"], MJBATCH_VENV)
     return str(python)
 
 
-def _setup_step(step: list[str], venv: Path) -> str:
+def setup_step(step: list[str], venv: Path) -> str:
+    """Runs one step of making `venv` and returns its output; a failed step removes the venv and says why."""
     done = subprocess.run(step, capture_output=True, text=True)
     if done.returncode != 0:
         shutil.rmtree(venv, ignore_errors=True)
@@ -328,7 +325,8 @@ def envpool_python() -> str:
     of those envs runs here). The Go1 joystick task loads MuJoCo Playground's Go1 model: its MJCF files come from
     the `playground` package on the index; its visual meshes (MuJoCo Menagerie's, not on the index) are stood in
     for by a small tetrahedron. They collide with nothing and every body has its own inertial, so the physics is
-    the model's; only pictures would need the real meshes."""
+    the model's; only pictures would need the real meshes.
+    """
     python = ENVPOOL_VENV / "bin" / "python"
     probe = f"import envpool; envpool.make_gymnasium({GO1_TASK!r}, num_envs=1)"
     if python.exists() and subprocess.run([str(python), "-c", probe], capture_output=True).returncode == 0:
@@ -336,9 +334,9 @@ def envpool_python() -> str:
     shutil.rmtree(ENVPOOL_VENV, ignore_errors=True)  # an install cut short is made again
     print(f"installing EnvPool into {ENVPOOL_VENV} (once)", file=sys.stderr)
     # System site packages: the children run this script, which needs numpy and the project.
-    _setup_step([sys.executable, "-m", "venv", "--system-site-packages", str(ENVPOOL_VENV)], ENVPOOL_VENV)
-    _setup_step([str(python), "-m", "pip", "install", "--quiet", "envpool"], ENVPOOL_VENV)
-    package = Path(_setup_step([str(python), "-c", "import importlib.util as u; "
+    setup_step([sys.executable, "-m", "venv", "--system-site-packages", str(ENVPOOL_VENV)], ENVPOOL_VENV)
+    setup_step([str(python), "-m", "pip", "install", "--quiet", "envpool"], ENVPOOL_VENV)
+    package = Path(setup_step([str(python), "-c", "import importlib.util as u; "
                                 "print(u.find_spec('envpool').submodule_search_locations[0])"], ENVPOOL_VENV).strip())
     for folder in (package / "atari" / "roms", package / "vizdoom" / "maps"):
         folder.mkdir(parents=True, exist_ok=True)
@@ -350,7 +348,7 @@ def envpool_python() -> str:
             (metadata / name).write_text(text)
     assets = package / "mujoco" / "playground" / "assets"
     with tempfile.TemporaryDirectory(prefix="rsg_playground_") as download:
-        _setup_step([str(python), "-m", "pip", "download", "--quiet", "--no-deps", "playground", "-d", download],
+        setup_step([str(python), "-m", "pip", "download", "--quiet", "--no-deps", "playground", "-d", download],
                     ENVPOOL_VENV)
         with zipfile.ZipFile(next(Path(download).glob("playground-*.whl"))) as wheel:
             wheel.extractall(assets, [name for name in wheel.namelist() if name.startswith(GO1_MODEL)])
