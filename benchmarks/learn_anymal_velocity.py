@@ -80,6 +80,10 @@ class Tracking:
     mean_seconds: float
     """Mean episode duration (s)."""
 
+    def summary(self) -> str:
+        return (f"vx/vy RMS {self.linear_rms:.3f} m/s, yaw RMS {self.yaw_rms:.3f} rad/s, "
+                f"falls {100 * self.fall_rate:.0f}%")
+
 
 def evaluation_cfg(cfg: dict, change: str | None = None, level: int | None = None,
                    terrain_type: str | None = None) -> dict:
@@ -368,27 +372,21 @@ def main(argv: list[str] | None = None) -> int:
         tracking = evaluate(checkpoint_path, args.episodes, args.settle, threads=2)
         samples = iteration * per_iteration
         rows.append((walls[iteration], iteration, samples, tracking))
-        print(f"[learn] iteration {iteration:4d} ({samples / 1e6:.1f} M samples): vx/vy RMS {tracking.linear_rms:.3f} "
-              f"m/s, yaw RMS {tracking.yaw_rms:.3f} rad/s, falls {100 * tracking.fall_rate:.0f}%, "
+        print(f"[learn] iteration {iteration:4d} ({samples / 1e6:.1f} M samples): {tracking.summary()}, "
               f"{tracking.mean_seconds:.1f} s", flush=True)
     robustness = {change: evaluate(last, args.episodes, args.settle, threads=2, change=change)
                   for change in ("push", "friction", "mass")}
     for change, tracking in robustness.items():
         print(f"[learn] robustness, {change}: falls {100 * tracking.fall_rate:.0f}%, vx/vy RMS "
               f"{tracking.linear_rms:.3f} m/s, yaw RMS {tracking.yaw_rms:.3f} rad/s", flush=True)
-    by_level = {}
+    by_level, by_type = {}, {}
     if terrain_level is not None:
         for level in range(trained["environment"]["terrain"]["levels"]):
             by_level[level] = evaluate(last, args.episodes, args.settle, threads=2, level=level)
-            print(f"[learn] level {level}: vx/vy RMS {by_level[level].linear_rms:.3f} m/s, yaw RMS "
-                  f"{by_level[level].yaw_rms:.3f} rad/s, falls {100 * by_level[level].fall_rate:.0f}%", flush=True)
-    by_type = {}
-    if terrain_level is not None:
+            print(f"[learn] level {level}: {by_level[level].summary()}", flush=True)
         for terrain_type in terrain_types(trained["environment"]):
             by_type[terrain_type] = evaluate(last, args.episodes, args.settle, threads=2, terrain_type=terrain_type)
-            print(f"[learn] {terrain_type}: vx/vy RMS {by_type[terrain_type].linear_rms:.3f} m/s, yaw RMS "
-                  f"{by_type[terrain_type].yaw_rms:.3f} rad/s, falls {100 * by_type[terrain_type].fall_rate:.0f}%",
-                  flush=True)
+            print(f"[learn] {terrain_type}: {by_type[terrain_type].summary()}", flush=True)
     strip_path = ROOT / "docs" / f"anymal_velocity{suffix}_strip.png"
     # On terrain: out of a pit of stairs (a stairs_down tile seen from its centre), on the level the training envs
     # reached at the end (or --strip-level); the camera a little higher and farther, so that the steps show.

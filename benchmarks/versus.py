@@ -291,13 +291,12 @@ def mjbatch_python() -> str:
     return str(python)
 
 
-def setup_step(step: list[str], venv: Path) -> str:
-    """Runs one step of making `venv` and returns its output; a failed step removes the venv and says why."""
+def setup_step(step: list[str], venv: Path) -> None:
+    """Runs one step of making `venv`; a failed step removes the venv and says why."""
     done = subprocess.run(step, capture_output=True, text=True)
     if done.returncode != 0:
         shutil.rmtree(venv, ignore_errors=True)
         raise SystemExit(f"versus.py: {shlex.join(step)} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
 
 
 def mjbatch_versions(python: str) -> str:
@@ -672,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="ant: add Ant-v5 on mjbatch, installed into build/mjbatch-venv on first use")
     args = parser.parse_args(argv)
     args.ant_envs, args.anymal_envs, args.scaling_envs = [16, 100], [16, 100], [1, 10, 100, 1000]
-    args.go1_envs = [100, 256]  # EnvPool's Go1 holds ~24 MB per env: 1000 did not fit in 24 GiB
+    args.go1_envs = [100, 256]  # EnvPool's Go1 holds ~53 MB per env: 1000 did not fit in 24 GiB
     args.overhead_steps, args.train_iterations, args.train_envs = 5000, 4, None
     if args.quick:
         args.repeats, args.env_steps = 1, 200

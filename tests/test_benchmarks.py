@@ -237,6 +237,18 @@ def test_versus_leaves_envpool_out_with_a_note_when_it_is_missing(tmp_path):
     assert len(runs[1]) == 4 and len(ratios[1]) == 2, text
 
 
+def test_versus_go1_stops_with_a_clear_message_when_envpool_is_missing(tmp_path):
+    # go1 has nothing to compare without EnvPool, so it stops before any run instead of leaving it out.
+    (tmp_path / "hide" / "envpool").mkdir(parents=True)
+    (tmp_path / "hide" / "envpool" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    environment = child_environment(tmp_path / "hide", RSG_BENCH_RESULTS_DIR=str(tmp_path / "out"))
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "versus.py"), "go1", "--quick"], cwd=REPO_ROOT,
+                          env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert f"versus.py go1: {NO_ENVPOOL}" in done.stderr, done.stderr[-3000:]
+    assert not (tmp_path / "out" / "versus_go1_quick.md").exists()
+
+
 @pytest.mark.parametrize("arguments, words", [
     (["--envs", "rsg_ant/no_such.yaml"], "--envs rsg_ant/no_such.yaml: there is no"),
     (["--envs", "no_such_env"], "--envs no_such_env: there is no"),
