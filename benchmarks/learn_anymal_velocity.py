@@ -118,8 +118,7 @@ def terrain_types(environment: dict) -> list[str]:
     from raisimGymTorch.env.bin import _toolkit
 
     terrain = _toolkit.Terrain(environment["terrain"], 0)
-    shared = {"slope_up": "smooth_slope", "slope_down": "smooth_slope"}  # one proportion for both, as legged_gym's
-    return list(dict.fromkeys(shared.get(name, name) for name in map(terrain.tile_type, range(terrain.types))))
+    return list(dict.fromkeys(map(terrain.proportion_key, range(terrain.types))))
 
 
 @torch.no_grad()

@@ -231,6 +231,8 @@ PYBIND11_MODULE(_toolkit, module) {
            py::arg("level"), py::arg("type"), "Spawn point (x, y, z) of tile (level, type).")
       .def("tile_type", [](const raisim::Terrain& t, int type) { return raisim::tileTypeName(t.tileType(type)); },
            py::arg("type"))
+      .def("proportion_key", [](const raisim::Terrain& t, int type) { return t.proportionKey(type); },
+           py::arg("type"), "The terrain.proportions key that column `type` comes from.")
       .def("difficulty", [](const raisim::Terrain& t, int level) { return t.parameters().difficulty(level); },
            py::arg("level"))
       .def_property_readonly("heights",

@@ -35,6 +35,10 @@ def test_layout_follows_proportions_like_legged_gym() -> None:
     # 0.1 smooth slope (half down, half up), 0.1 rough slope, 0.35 stairs up, 0.25 down, 0.2 obstacles.
     assert names == ["slope_down", "slope_up"] + ["rough_slope"] * 2 + ["stairs_up"] * 7 + ["stairs_down"] * 5 + [
         "discrete_obstacles"] * 4
+    # the cfg key each column's share comes from: both slope columns are smooth_slope's
+    assert [terrain.proportion_key(t) for t in range(terrain.types)] == ["smooth_slope"] * 2 + names[2:]
+    with pytest.raises(IndexError, match="type"):
+        terrain.proportion_key(terrain.types)
     assert [terrain.difficulty(level) for level in (0, 9)] == [0.0, 1.0]
 
 

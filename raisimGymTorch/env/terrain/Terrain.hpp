@@ -165,6 +165,11 @@ class Terrain {
     return params_.tileType(type);
   }
 
+  const char* proportionKey(int type) const {
+    checkTile(0, type);
+    return params_.proportionKey(type);
+  }
+
   const TerrainParameters& parameters() const { return params_; }
   std::uint64_t seed() const { return seed_; }
   int levels() const { return params_.levels; }

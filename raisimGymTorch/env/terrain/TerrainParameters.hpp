@@ -43,7 +43,7 @@ enum class TileType {
   kGaps,
 };
 
-// The cfg name of a tile type (slopes up and down share `smooth_slope`, as in legged_gym).
+// The name of a tile type (slopes up and down are two types under one proportion key, as in legged_gym).
 inline const char* tileTypeName(TileType type) {
   switch (type) {
     case TileType::kFlat: return "flat";
@@ -196,8 +196,13 @@ struct TerrainParameters {
   // Difficulty of a level in [0, 1]; the top level is the hardest setting.
   double difficulty(int level) const { return levels > 1 ? static_cast<double>(level) / (levels - 1) : 1.0; }
 
-  // The tile type of column `type`: the columns are shared out by the proportions, in kProportionKeys order.
-  TileType tileType(int type) const {
+  // The proportion key (index into kProportionKeys) whose share of the columns holds column `type`, and how far
+  // into that share the column lies (0 to 1): the columns are shared out by the proportions, in key order.
+  struct Share {
+    std::size_t key = 0;
+    double position = 0.0;
+  };
+  Share share(int type) const {
     double sum = 0.0;
     for (double v : proportions) sum += v;
     // The centre of the column decides, so that a proportion of 0.1 with 20 columns gets exactly 2 columns.
@@ -207,22 +212,29 @@ struct TerrainParameters {
       if (proportions[i] <= 0.0) continue;
       const double start = cumulative;
       cumulative += proportions[i];
-      if (choice < cumulative || i + 1 == proportions.size() || cumulative >= sum) {
-        switch (i) {
-          case 0: return TileType::kFlat;
-          case 1: return TileType::kRough;
-          // legged_gym: the first half of the smooth-slope columns go down, the rest up.
-          case 2: return choice < start + 0.5 * proportions[i] ? TileType::kSlopeDown : TileType::kSlopeUp;
-          case 3: return TileType::kRoughSlope;
-          case 4: return TileType::kStairsUp;
-          case 5: return TileType::kStairsDown;
-          case 6: return TileType::kDiscreteObstacles;
-          case 7: return TileType::kSteppingStones;
-          default: return TileType::kGaps;
-        }
-      }
+      if (choice < cumulative || i + 1 == proportions.size() || cumulative >= sum)
+        return {i, (choice - start) / proportions[i]};
     }
-    return TileType::kFlat;
+    return {};
+  }
+
+  // The cfg key whose proportion column `type` comes from (slopes up and down share `smooth_slope`).
+  const char* proportionKey(int type) const { return kProportionKeys[share(type).key]; }
+
+  TileType tileType(int type) const {
+    const Share s = share(type);
+    switch (s.key) {
+      case 0: return TileType::kFlat;
+      case 1: return TileType::kRough;
+      // legged_gym: the first half of the smooth-slope columns go down, the rest up.
+      case 2: return s.position < 0.5 ? TileType::kSlopeDown : TileType::kSlopeUp;
+      case 3: return TileType::kRoughSlope;
+      case 4: return TileType::kStairsUp;
+      case 5: return TileType::kStairsDown;
+      case 6: return TileType::kDiscreteObstacles;
+      case 7: return TileType::kSteppingStones;
+      default: return TileType::kGaps;
+    }
   }
 };
 
