@@ -376,8 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     robustness = {change: evaluate(last, args.episodes, args.settle, threads=2, change=change)
                   for change in ("push", "friction", "mass")}
     for change, tracking in robustness.items():
-        print(f"[learn] robustness, {change}: falls {100 * tracking.fall_rate:.0f}%, vx/vy RMS "
-              f"{tracking.linear_rms:.3f} m/s, yaw RMS {tracking.yaw_rms:.3f} rad/s", flush=True)
+        print(f"[learn] robustness, {change}: {tracking.summary()}", flush=True)
     by_level, by_type = {}, {}
     if terrain_level is not None:
         for level in range(trained["environment"]["terrain"]["levels"]):

@@ -221,13 +221,18 @@ def test_table_has_its_rows_and_finite_figures(quick_run, name):
         assert re.search(r"\| mjbatch \| [0-9.]+ \(its own MuJoCo [0-9.]+", text), text
 
 
-def test_versus_leaves_envpool_out_with_a_note_when_it_is_missing(tmp_path):
-    # A package that fails to import stands for EnvPool not being installed.
+def versus_without_envpool(tmp_path, bench: str) -> subprocess.CompletedProcess:
+    """`versus.py <bench> --quick` with EnvPool hidden (a package that fails to import stands for it not being
+    installed); its tables go to tmp_path / "out"."""
     (tmp_path / "hide" / "envpool").mkdir(parents=True)
     (tmp_path / "hide" / "envpool" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
     environment = child_environment(tmp_path / "hide", RSG_BENCH_RESULTS_DIR=str(tmp_path / "out"))
-    done = subprocess.run([sys.executable, str(BENCHMARKS / "versus.py"), "ant", "--quick"], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, str(BENCHMARKS / "versus.py"), bench, "--quick"], cwd=REPO_ROOT,
                           env=environment, capture_output=True, text=True, timeout=300)
+
+
+def test_versus_leaves_envpool_out_with_a_note_when_it_is_missing(tmp_path):
+    done = versus_without_envpool(tmp_path, "ant")
     assert done.returncode == 0, done.stderr[-6000:]
     assert NO_ENVPOOL in done.stderr
     text = (tmp_path / "out" / "versus_ant_quick.md").read_text()
@@ -239,11 +244,7 @@ def test_versus_leaves_envpool_out_with_a_note_when_it_is_missing(tmp_path):
 
 def test_versus_go1_stops_with_a_clear_message_when_envpool_is_missing(tmp_path):
     # go1 has nothing to compare without EnvPool, so it stops before any run instead of leaving it out.
-    (tmp_path / "hide" / "envpool").mkdir(parents=True)
-    (tmp_path / "hide" / "envpool" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
-    environment = child_environment(tmp_path / "hide", RSG_BENCH_RESULTS_DIR=str(tmp_path / "out"))
-    done = subprocess.run([sys.executable, str(BENCHMARKS / "versus.py"), "go1", "--quick"], cwd=REPO_ROOT,
-                          env=environment, capture_output=True, text=True, timeout=300)
+    done = versus_without_envpool(tmp_path, "go1")
     assert done.returncode != 0
     assert f"versus.py go1: {NO_ENVPOOL}" in done.stderr, done.stderr[-3000:]
     assert not (tmp_path / "out" / "versus_go1_quick.md").exists()
